@@ -1,0 +1,65 @@
+"""Errors, each carrying the stage that raised it.
+
+    AggregatorError
+     ├── ConfigError      the config file is unreadable or invalid (file, line, key)
+     ├── FetchError       a source could not be fetched (reason: dns, refused, timeout, ...)
+     ├── ParseError       the body is not a feed we can read
+     ├── StoreError       the database cannot be opened or written
+     └── PublishError     an output file cannot be written
+
+A FetchError or ParseError is recorded on the source's row and the poll goes on; the others
+stop the run, because nothing useful can happen without a config, a database or an output folder.
+"""
+
+from __future__ import annotations
+
+
+class AggregatorError(Exception):
+    """Base class of every error this program raises on purpose."""
+
+    stage = "aggregator"
+
+    def __str__(self) -> str:
+        return f"{self.stage}: {super().__str__()}"
+
+
+class ConfigError(AggregatorError):
+    stage = "config"
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None, key: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.key = key
+
+    def __str__(self) -> str:
+        where = self.file or "<config>"
+        if self.line is not None:
+            where += f":{self.line}"
+        key = f" {self.key}:" if self.key else ""
+        return f"{where}:{key} {self.message}"
+
+
+class FetchError(AggregatorError):
+    """A fetch failed. `reason` is a short machine-readable word; `status` the HTTP status if any."""
+
+    stage = "fetch"
+
+    def __init__(self, reason: str, message: str, *, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after  # seconds, from a Retry-After header
+
+
+class ParseError(AggregatorError):
+    stage = "parse"
+
+
+class StoreError(AggregatorError):
+    stage = "store"
+
+
+class PublishError(AggregatorError):
+    stage = "publish"

@@ -1,0 +1,151 @@
+"""Plain records passed between pipeline stages. No I/O here.
+
+The nouns follow DESIGN.md: a *source* is a feed we poll, an *item* is one normalised entry, a
+*story* is what published feeds list (for now one item and every source that carried it), a
+*topic* is a named rule over items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Source:
+    """A feed we poll, as configured."""
+
+    id: str
+    url: str  # http(s) URL, or file:// URL / absolute path for bundled local feeds
+    title: str = ""
+    categories: tuple[str, ...] = ()
+    interval: float = 1800.0  # seconds between polls
+
+
+@dataclass
+class SourceState:
+    """What the store remembers about a source between polls (conditional GET and health)."""
+
+    source_id: str
+    url: str | None = None  # the URL last polled (a permanent redirect may change it later)
+    etag: str | None = None
+    last_modified: str | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    error_streak: int = 0
+    last_checked_at: datetime | None = None
+    last_success_at: datetime | None = None
+    next_check_at: datetime | None = None
+
+
+@dataclass
+class FetchResult:
+    """The outcome of one successful HTTP exchange (errors raise FetchError instead)."""
+
+    url: str  # the final URL, after redirects
+    status: int  # 200 or 304 (file sources report 200)
+    headers: dict[str, str]  # lower-cased names
+    body: bytes = b""  # decoded from gzip/deflate; empty on 304
+    permanent_redirect: str | None = None  # set when every redirect on the way was 301/308
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass
+class RawItem:
+    """One entry as the parser found it, before normalising.
+
+    Text fields are as the document gave them (titles unescaped but possibly HTML when
+    `title_is_html`); link-type fields are absolute where the document's base allowed.
+    """
+
+    guid: str | None = None
+    link: str | None = None
+    title: str | None = None
+    title_is_html: bool = False
+    content: str | None = None  # HTML; the richest body the entry has
+    summary: str | None = None  # HTML
+    base: str | None = None  # base URL for relative URLs inside content/summary
+    author: str | None = None
+    published: datetime | None = None  # timezone-aware UTC
+    updated: datetime | None = None
+    tags: list[str] = field(default_factory=list)
+    # Thumbnail candidates, each an absolute-if-possible URL, in document order.
+    media_thumbnails: list[str] = field(default_factory=list)
+    media_images: list[str] = field(default_factory=list)  # media:content with image medium/type
+    enclosures: list[tuple[str, str]] = field(default_factory=list)  # (url, mime type)
+    itunes_image: str | None = None
+
+
+@dataclass
+class ParsedFeed:
+    """One parsed document."""
+
+    format: str  # "rss20", "atom10", "json11", ... as feedparser names versions
+    title: str = ""
+    link: str | None = None
+    ttl_minutes: int | None = None  # RSS <ttl>
+    items: list[RawItem] = field(default_factory=list)
+    recovered_error: str | None = None  # set when the document was ill-formed but items were recovered
+
+
+@dataclass
+class Item:
+    """One normalised item, ready to store and match."""
+
+    source_id: str
+    key: str  # stable identity within its source: guid, else link, else content hash
+    link: str | None
+    url_key: str | None  # canonical form of `link`, the identity across sources
+    title: str
+    author: str | None
+    published: datetime  # UTC; the time first seen when the entry had no date
+    updated: datetime | None
+    content_html: str  # sanitized, absolute URLs
+    text: str  # plain text of content_html, for matching and search
+    categories: tuple[str, ...]
+    thumbnail: str | None
+    content_hash: str  # changes when what readers see changes (title, content, categories...)
+
+
+@dataclass(frozen=True)
+class Carrier:
+    """A source that carried a story, and the link it used."""
+
+    source_id: str
+    source_title: str
+    source_url: str
+    link: str | None
+
+
+@dataclass
+class Story:
+    """What a published feed lists: one stored item and every source that carried it."""
+
+    id: str  # stable, opaque; used as the published entry id
+    item: Item
+    carriers: list[Carrier]
+    first_seen: datetime
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A named rule over items; see aggregator/topics.py for the matching order."""
+
+    id: str
+    title: str
+    description: str = ""
+    any: tuple[str, ...] = ()
+    all: tuple[str, ...] = ()
+    none: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+def regex_keyword(keyword: str) -> str | None:
+    """Return the pattern of a `/.../` keyword, or None for a plain keyword."""
+    if len(keyword) >= 2 and keyword.startswith("/") and keyword.endswith("/"):
+        return keyword[1:-1]
+    return None

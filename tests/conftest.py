@@ -1,0 +1,105 @@
+"""Shared fixtures: a real HTTP server on 127.0.0.1 serving fixture feeds, and fixture paths."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass
+class Response:
+    """A canned answer. `body` may be bytes or a callable taking the request handler."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+Handler = Callable[[Request], Response]
+
+
+class FeedServer:
+    """Routes paths to canned responses or handlers, and records every request it receives."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Response | Handler] = {}
+        self.requests: list[Request] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
+                pass
+
+            def _answer(self) -> None:
+                request = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+                with server._lock:
+                    server.requests.append(request)
+                route = server.routes.get(self.path) or server.routes.get(self.path.split("?")[0])
+                if route is None:
+                    response = Response(404, b"not found", {"Content-Type": "text/plain"})
+                elif callable(route):
+                    response = route(request)
+                else:
+                    response = route
+                self.send_response(response.status)
+                headers = {"Content-Length": str(len(response.body)), **response.headers}
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(response.body)
+
+            do_GET = _answer
+            do_HEAD = _answer
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def serve(self, path: str, body: bytes | str, content_type: str = "application/rss+xml", **headers: str) -> str:
+        """Serve a fixed body at `path`; returns its URL."""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        self.routes[path] = Response(200, body, {"Content-Type": content_type, **headers})
+        return self.url(path)
+
+    def requests_to(self, path: str) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    server = FeedServer()
+    server.thread.start()
+    try:
+        yield server
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return FIXTURES
