@@ -26,14 +26,27 @@ class AggregatorError(Exception):
 class ConfigError(AggregatorError):
     stage = "config"
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None, key: str | None = None):
+    def __init__(
+        self, message: str, *, file: str | None = None, line: int | None = None, key: str | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.file = file
         self.line = line
         self.key = key
+        self.problems: list[ConfigError] = [self]
+
+    @classmethod
+    def many(cls, problems: list[ConfigError]) -> ConfigError:
+        """One error standing for several located problems; str() lists them one per line."""
+        error = problems[0]
+        error.problems = problems
+        return error
 
     def __str__(self) -> str:
+        return "\n".join(problem.location() for problem in self.problems)
+
+    def location(self) -> str:
         where = self.file or "<config>"
         if self.line is not None:
             where += f":{self.line}"
@@ -46,7 +59,9 @@ class FetchError(AggregatorError):
 
     stage = "fetch"
 
-    def __init__(self, reason: str, message: str, *, status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self, reason: str, message: str, *, status: int | None = None, retry_after: float | None = None
+    ):
         super().__init__(message)
         self.reason = reason
         self.status = status

@@ -1,0 +1,434 @@
+"""Load and validate the YAML config; the only module that reads YAML or the environment.
+
+Every problem is reported with the file, the line and the dotted key it concerns, and all of them
+at once, so `aggregator config check` can list everything that needs fixing in one go. Unknown keys
+are errors: a typo such as `intervall:` must not silently fall back to a default.
+
+Relative paths (the database, the output folder, local sample feeds) are taken relative to the
+current working directory, the way the README runs the program from the checkout; absolute
+paths are used as they are.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from .errors import ConfigError
+from .models import Source, Topic, regex_keyword
+
+DEFAULT_PATH = Path("config/aggregator.yaml")
+ENV_PATH = "AGGREGATOR_CONFIG"
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    dir: Path
+    base_url: str
+    max_items: int = 50
+    title: str = "Feed aggregator"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class PollingConfig:
+    interval: float = 1800.0
+    timeout: float = 30.0
+    max_body: int = 10 * 1024 * 1024
+    concurrency: int = 20
+    per_host: int = 2
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    database: Path
+    output: OutputConfig
+    server: ServerConfig
+    polling: PollingConfig
+    sources: tuple[Source, ...]
+    topics: tuple[Topic, ...]
+
+
+def default_path() -> Path:
+    """The config path used when -c is not given: $AGGREGATOR_CONFIG, else config/aggregator.yaml."""
+    return Path(os.environ.get(ENV_PATH) or DEFAULT_PATH)
+
+
+def load(path: Path | str) -> Config:
+    """Read, validate and resolve a config file; raise ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read: {e}", file=str(path)) from None
+    try:
+        document = YAML(typ="rt").load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(f"invalid YAML: {e.problem or e.context}", file=str(path), line=line) from None
+    checker = _Checker(str(path))
+    config = checker.config(document, path)
+    if checker.problems:
+        raise ConfigError.many(checker.problems)
+    assert config is not None
+    return config
+
+
+def parse_duration(value: Any) -> float:
+    """'30s', '15m', '2h', '1d' or a number of seconds -> seconds. Raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration (examples: 30s, 15m, 2h, 1d)")
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return seconds
+
+
+def parse_size(value: Any) -> int:
+    """'10MB', '512KiB' or a number of bytes -> bytes. Raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size")
+    if isinstance(value, int):
+        size = value
+    else:
+        match = _SIZE.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a size (examples: 10MB, 512KiB, 1048576)")
+        size = int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
+    if size <= 0:
+        raise ValueError("a size must be positive")
+    return size
+
+
+class _Checker:
+    """Walks the YAML document, converting values and collecting located problems."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.problems: list[ConfigError] = []
+
+    # -- reporting -----------------------------------------------------------------------------
+    def problem(self, message: str, key: str, node: Any = None, field: Any = None) -> None:
+        self.problems.append(ConfigError(message, file=self.file, line=_line(node, field), key=key))
+
+    # -- structure ---------------------------------------------------------------------------------
+    def mapping(
+        self, node: Any, key: str, allowed: set[str], parent: Any = None, field: Any = None
+    ) -> CommentedMap | None:
+        if node is None:
+            return None
+        if not isinstance(node, CommentedMap):
+            self.problem(f"expected a mapping, got {_kind(node)}", key, parent, field)
+            return None
+        for name in node:
+            if name not in allowed:
+                hint = _closest(str(name), allowed)
+                self.problem(
+                    f"unknown key{hint}; allowed: {', '.join(sorted(allowed))}", _join(key, name), node, name
+                )
+        return node
+
+    def value(
+        self, node: CommentedMap | None, name: str, key: str, convert: Callable[[Any], Any], default: Any
+    ) -> Any:
+        if node is None or name not in node or node[name] is None:
+            return default
+        try:
+            return convert(node[name])
+        except ValueError as e:
+            self.problem(str(e), _join(key, name), node, name)
+            return default
+
+    def strings(self, node: CommentedMap, name: str, key: str) -> tuple[str, ...]:
+        """A list of strings (a single string is accepted as a one-element list)."""
+        raw = node.get(name)
+        if raw is None:
+            return ()
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, CommentedSeq):
+            self.problem(f"expected a list of strings, got {_kind(raw)}", _join(key, name), node, name)
+            return ()
+        out = []
+        for i, entry in enumerate(raw):
+            if isinstance(entry, bool) or not isinstance(entry, str | int | float):
+                self.problem(f"expected a string, got {_kind(entry)}", f"{_join(key, name)}[{i}]", raw, i)
+                continue
+            out.append(str(entry))
+        return tuple(out)
+
+    # -- sections ----------------------------------------------------------------------------------
+    def config(self, doc: Any, path: Path) -> Config | None:
+        if doc is None:
+            self.problem("the file is empty", "")
+            return None
+        root = self.mapping(doc, "", {"database", "output", "server", "polling", "sources", "topics"})
+        if root is None:
+            return None
+        database = self.value(root, "database", "", _path, Path("data/aggregator.db"))
+        output = self.output(root)
+        server = self.server(root)
+        polling = self.polling(root)
+        sources = self.sources(root, polling.interval)
+        topics = self.topics(root, {s.id for s in sources})
+        return Config(path, database, output, server, polling, sources, topics)
+
+    def output(self, root: CommentedMap) -> OutputConfig:
+        node = self.mapping(
+            root.get("output"), "output", {"dir", "base_url", "max_items", "title"}, root, "output"
+        )
+        return OutputConfig(
+            dir=self.value(node, "dir", "output", _path, Path("public")),
+            base_url=self.value(node, "base_url", "output", _base_url, "http://127.0.0.1:8080/"),
+            max_items=self.value(node, "max_items", "output", _positive_int, 50),
+            title=self.value(node, "title", "output", _text, "Feed aggregator"),
+        )
+
+    def server(self, root: CommentedMap) -> ServerConfig:
+        node = self.mapping(root.get("server"), "server", {"host", "port"}, root, "server")
+        return ServerConfig(
+            host=self.value(node, "host", "server", _text, "127.0.0.1"),
+            port=self.value(node, "port", "server", _port, 8080),
+        )
+
+    def polling(self, root: CommentedMap) -> PollingConfig:
+        allowed = {"interval", "timeout", "max_body", "concurrency", "per_host", "user_agent"}
+        node = self.mapping(root.get("polling"), "polling", allowed, root, "polling")
+        return PollingConfig(
+            interval=self.value(node, "interval", "polling", parse_duration, 1800.0),
+            timeout=self.value(node, "timeout", "polling", parse_duration, 30.0),
+            max_body=self.value(node, "max_body", "polling", parse_size, 10 * 1024 * 1024),
+            concurrency=self.value(node, "concurrency", "polling", _positive_int, 20),
+            per_host=self.value(node, "per_host", "polling", _positive_int, 2),
+            user_agent=self.value(node, "user_agent", "polling", _text, None),
+        )
+
+    def sources(self, root: CommentedMap, default_interval: float) -> tuple[Source, ...]:
+        raw = root.get("sources")
+        if raw is None:
+            return ()
+        if not isinstance(raw, CommentedSeq):
+            self.problem(f"expected a list of sources, got {_kind(raw)}", "sources", root, "sources")
+            return ()
+        sources: list[Source] = []
+        seen: dict[str, int] = {}
+        allowed = {"id", "title", "url", "categories", "interval"}
+        for i, entry in enumerate(raw):
+            key = f"sources[{i}]"
+            node = self.mapping(entry, key, allowed, raw, i)
+            if node is None:
+                if entry is None:
+                    self.problem("empty source entry", key, raw, i)
+                continue
+            source_id = self.value(node, "id", key, _identifier, None)
+            url = self.value(node, "url", key, _source_url, None)
+            if "id" not in node:
+                self.problem("missing required key 'id'", key, raw, i)
+            if "url" not in node:
+                self.problem("missing required key 'url'", key, raw, i)
+            if source_id is not None:
+                if source_id in seen:
+                    message = f"duplicate source id {source_id!r} (first at line {seen[source_id]})"
+                    self.problem(message, f"{key}.id", node, "id")
+                    continue
+                seen[source_id] = _line(node, "id") or 0
+                key = f"sources[{source_id}]"
+            if source_id is None or url is None:
+                continue
+            sources.append(
+                Source(
+                    id=source_id,
+                    url=url,
+                    title=self.value(node, "title", key, _text, source_id),
+                    categories=self.strings(node, "categories", key),
+                    interval=self.value(node, "interval", key, parse_duration, default_interval),
+                )
+            )
+        return tuple(sources)
+
+    def topics(self, root: CommentedMap, source_ids: set[str]) -> tuple[Topic, ...]:
+        raw = root.get("topics")
+        if raw is None:
+            return ()
+        if not isinstance(raw, CommentedMap):
+            self.problem(
+                f"expected a mapping of topic id to rules, got {_kind(raw)}", "topics", root, "topics"
+            )
+            return ()
+        topics = []
+        allowed = {"title", "description", "any", "all", "none", "categories", "sources"}
+        for topic_id in raw:
+            key = f"topics.{topic_id}"
+            if not isinstance(topic_id, str) or not _ID.match(topic_id):
+                self.problem(
+                    "a topic id must be letters, digits, '.', '_' or '-' (it names the output files)",
+                    key,
+                    raw,
+                    topic_id,
+                )
+                continue
+            node = raw[topic_id]
+            if node is None:  # `everything:` with nothing under it is a valid catch-all topic
+                node = CommentedMap()
+            node = self.mapping(node, key, allowed, raw, topic_id)
+            if node is None:
+                continue
+            lists = {
+                name: self.strings(node, name, key)
+                for name in ("any", "all", "none", "categories", "sources")
+            }
+            for name in ("any", "all", "none"):
+                self.check_regexes(node, name, key, lists[name])
+            for i, source_id in enumerate(lists["sources"]):
+                if source_id not in source_ids:
+                    self.problem(
+                        f"unknown source {source_id!r}", f"{key}.sources[{i}]", node.get("sources"), i
+                    )
+            topics.append(
+                Topic(
+                    id=topic_id,
+                    title=self.value(node, "title", key, _text, topic_id),
+                    description=self.value(node, "description", key, _text, ""),
+                    **lists,
+                )
+            )
+        return tuple(topics)
+
+    def check_regexes(self, node: CommentedMap, name: str, key: str, keywords: tuple[str, ...]) -> None:
+        for i, keyword in enumerate(keywords):
+            pattern = regex_keyword(keyword)
+            if pattern is None:
+                continue
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                self.problem(f"invalid regex {keyword}: {e}", f"{key}.{name}[{i}]", node.get(name), i)
+
+
+# -- value converters (raise ValueError with a message for the user) ------------------------------
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"expected a string, got {_kind(value)}")
+    return str(value)
+
+
+def _identifier(value: Any) -> str:
+    text = _text(value)
+    if not _ID.match(text):
+        raise ValueError(f"{text!r} is not a valid id (letters, digits, '.', '_' or '-')")
+    return text
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"expected a positive whole number, got {value!r}")
+    return value
+
+
+def _port(value: Any) -> int:
+    port = _positive_int(value)
+    if port > 65535:
+        raise ValueError(f"{port} is not a TCP port (1-65535)")
+    return port
+
+
+def _path(value: Any) -> Path:
+    return Path(os.path.expanduser(_text(value)))
+
+
+def _base_url(value: Any) -> str:
+    url = _text(value)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    return url if url.endswith("/") else url + "/"
+
+
+def _source_url(value: Any) -> str:
+    """http(s) URLs stay as they are; file:// URLs and paths become absolute file paths."""
+    url = _text(value).strip()
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("http", "https"):
+        if not urlsplit(url).netloc:
+            raise ValueError(f"{url!r} has no host")
+        return url
+    if scheme == "file":
+        return url
+    if scheme and len(scheme) > 1:  # a one-letter "scheme" is a Windows drive letter
+        raise ValueError(f"unsupported URL scheme {scheme!r} (use http, https, file or a path)")
+    return str(Path(os.path.expanduser(url)).absolute())
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _line(node: Any, field: Any = None) -> int | None:
+    """1-based line of `field` inside `node` (a key of a mapping or an index of a list)."""
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return None
+    try:
+        if field is None:
+            return lc.line + 1
+        if isinstance(node, CommentedSeq):
+            return lc.item(field)[0] + 1
+        return lc.key(field)[0] + 1
+    except (KeyError, IndexError, TypeError):
+        return lc.line + 1
+
+
+def _join(prefix: str, name: Any) -> str:
+    return f"{prefix}.{name}" if prefix else str(name)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, CommentedMap):
+        return "a mapping"
+    if isinstance(value, CommentedSeq):
+        return "a list"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    return f"a {type(value).__name__}"
+
+
+def _closest(name: str, allowed: set[str]) -> str:
+    match = difflib.get_close_matches(name, allowed, n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""

@@ -1,0 +1,35 @@
+"""Exact duplicates: the storage identity of an item and the collapse of repeats within one poll.
+
+Two entries are the same item when they share a canonical URL (normalize.canonical_url: scheme,
+host case, default port, fragment, trailing slash and tracking parameters do not count), in one
+source or across several; without a link, when one source gives them the same key. The store
+applies the same rule against what it already holds. Near-duplicates (the same story told by
+different texts) are a different matter and are not handled here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from .models import Item
+
+
+def item_id(item: Item) -> str:
+    """A stable, opaque id for a new stored item: the same article gets the same id from any source."""
+    identity = f"url:{item.url_key}" if item.url_key else f"key:{item.source_id}\0{item.key}"
+    return hashlib.blake2b(identity.encode("utf-8"), digest_size=10).hexdigest()
+
+
+def unique(items: list[Item]) -> list[Item]:
+    """Drop entries repeated within one document under the same key, keeping the first.
+
+    Entries with different keys but one canonical URL are all kept: the store folds them into one
+    item and remembers each key, so the next poll recognises every one of them at once.
+    """
+    seen: set[str] = set()
+    kept = []
+    for item in items:
+        if item.key not in seen:
+            seen.add(item.key)
+            kept.append(item)
+    return kept

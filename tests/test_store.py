@@ -1,0 +1,170 @@
+"""The store keeps each item once, updates edits in place, and records every carrier."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from aggregator.errors import StoreError
+from aggregator.models import Item, Source
+from aggregator.store import Store
+
+NOW = datetime(2021, 7, 6, 8, 0, tzinfo=UTC)
+
+
+def make_item(source_id: str, key: str, url_key: str | None, title: str = "飞桨开源 5 年", **fields) -> Item:
+    base = Item(
+        source_id=source_id,
+        key=key,
+        link=f"https://{url_key}" if url_key else None,
+        url_key=url_key,
+        title=title,
+        author="开源中国",
+        published=datetime(2021, 7, 5, 23, 58, tzinfo=UTC),
+        updated=None,
+        content_html="<p>飞桨已凝聚 320 万开发者</p>",
+        text="飞桨已凝聚 320 万开发者",
+        categories=("编程", "资讯"),
+        thumbnail="https://oscimg.oschina.net/a.png",
+        content_hash=f"hash-{title}",
+    )
+    return replace(base, **fields)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "test.db") as store:
+        store.sync_sources(
+            [Source("a", "https://a.example/rss", "Source A"), Source("b", "https://b.example/rss", "B")]
+        )
+        yield store
+
+
+def save(store: Store, source_id: str, items: list[Item]):
+    return store.save_poll(store.source_state(source_id), items, NOW)
+
+
+def test_new_items_are_stored_once(store):
+    first = save(
+        store, "a", [make_item("a", "g1", "oschina.net/news/1"), make_item("a", "g2", "oschina.net/news/2")]
+    )
+    assert len(first.new) == 2
+    again = save(
+        store, "a", [make_item("a", "g1", "oschina.net/news/1"), make_item("a", "g2", "oschina.net/news/2")]
+    )
+    assert again.changed == []
+    assert store.count_items() == 2
+
+
+def test_edited_item_is_updated_in_place(store):
+    (item_id,) = save(store, "a", [make_item("a", "g1", "oschina.net/news/1")]).new
+    edited = make_item("a", "g1", "oschina.net/news/1", title="飞桨开源 5 年（更新）")
+    result = save(store, "a", [edited])
+    assert result.updated == [item_id] and not result.new
+    (story,) = store.stories()
+    assert story.item.title == "飞桨开源 5 年（更新）"
+    assert store.search("更新") == [item_id]  # the full-text index follows the edit
+
+
+def test_same_url_from_two_sources_is_one_item_with_two_carriers(store):
+    (item_id,) = save(store, "a", [make_item("a", "g1", "oschina.net/news/1")]).new
+    result = save(store, "b", [make_item("b", "other-guid", "oschina.net/news/1", title="转载：飞桨")])
+    assert result.new == [] and result.carried == [item_id]
+    (story,) = store.stories()
+    assert [c.source_id for c in story.carriers] == ["a", "b"]
+    assert story.item.title == "飞桨开源 5 年"  # another carrier's copy does not overwrite the owner's
+    assert (
+        save(store, "b", [make_item("b", "other-guid", "oschina.net/news/1", title="转载：飞桨")]).changed
+        == []
+    )
+
+
+def test_url_variants_within_one_source_are_one_item(store):
+    result = save(
+        store, "a", [make_item("a", "g1", "oschina.net/news/1"), make_item("a", "g9", "oschina.net/news/1")]
+    )
+    assert len(result.new) == 1 and result.carried == []
+    assert store.count_items() == 1
+    assert save(store, "a", [make_item("a", "g9", "oschina.net/news/1")]).changed == []
+
+
+def test_items_without_links_are_scoped_to_their_source(store):
+    save(store, "a", [make_item("a", "hash:1", None)])
+    save(store, "b", [make_item("b", "hash:1", None)])
+    assert store.count_items() == 2
+
+
+def test_unchanged_items_are_not_rewritten(store):
+    items = [make_item("a", f"g{i}", f"x.org/{i}") for i in range(20)]
+    save(store, "a", items)
+    before = store.db.conn.total_changes
+    save(store, "a", items)
+    # Only the source's state row is written.
+    assert store.db.conn.total_changes - before == 1
+
+
+def test_stories_are_newest_first_with_carriers(store):
+    old = make_item("a", "old", "x.org/old", published=datetime(2020, 1, 1, tzinfo=UTC))
+    new = make_item("a", "new", "x.org/new", published=datetime(2021, 1, 1, tzinfo=UTC))
+    save(store, "a", [old, new])
+    stories = list(store.stories())
+    assert [s.item.key for s in stories] == ["new", "old"]
+    assert stories[0].carriers[0].source_title == "Source A"
+    assert stories[0].item.categories == ("编程", "资讯")
+    assert stories[0].first_seen == NOW
+
+
+def test_poll_state_round_trips(store):
+    state = store.source_state("a")
+    state.etag, state.last_modified, state.error_streak = '"v1"', "Mon, 05 Jul 2021 23:58:00 GMT", 3
+    state.last_error, state.next_check_at = "fetch: HTTP 503", NOW
+    store.save_state(state)
+    again = store.source_state("a")
+    assert (again.etag, again.error_streak, again.last_error, again.next_check_at) == (
+        '"v1"',
+        3,
+        "fetch: HTTP 503",
+        NOW,
+    )
+
+
+def test_chinese_full_text_search(store):
+    save(
+        store,
+        "a",
+        [
+            make_item("a", "g1", "x.org/1", text="百度飞桨深度学习平台"),
+            make_item("a", "g2", "x.org/2", title="Rust 1.54"),
+        ],
+    )
+    assert len(store.search("深度学习")) == 1
+    assert len(store.search("rust")) == 1
+
+
+def test_a_failed_save_leaves_nothing_half_written(store):
+    save(store, "a", [make_item("a", "g1", "x.org/1")])
+    broken = make_item("a", "g2", "x.org/2", title=None)  # NOT NULL violation mid-transaction
+    with pytest.raises(StoreError):
+        save(store, "a", [make_item("a", "g3", "x.org/3"), broken])
+    assert store.count_items() == 1
+
+
+def test_database_schema_version_and_reopen(tmp_path):
+    path = tmp_path / "db.sqlite"
+    with Store(path) as store:
+        store.sync_sources([Source("a", "https://a.example/rss")])
+        save(store, "a", [make_item("a", "g1", "x.org/1")])
+    with Store(path) as store:
+        assert store.count_items() == 1
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_unopenable_database_is_a_store_error(tmp_path):
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(StoreError, match="cannot open database"):
+        Store(tmp_path / "dir.db")
