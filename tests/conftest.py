@@ -15,7 +15,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @dataclass
 class Response:
-    """A canned answer. `body` may be bytes or a callable taking the request handler."""
+    """A canned answer; a route may also be a callable taking the Request and returning one."""
 
     status: int = 200
     body: bytes = b""
@@ -72,12 +72,17 @@ class FeedServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll interval makes shutdown quick; the default 0.5 s adds up over many tests.
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def serve(self, path: str, body: bytes | str, content_type: str = "application/rss+xml", **headers: str) -> str:
+    def serve(
+        self, path: str, body: bytes | str, content_type: str = "application/rss+xml", **headers: str
+    ) -> str:
         """Serve a fixed body at `path`; returns its URL."""
         if isinstance(body, str):
             body = body.encode("utf-8")

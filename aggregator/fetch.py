@@ -1,0 +1,280 @@
+"""Fetch a source's bytes over HTTP (or from a bundled local file). Never parses.
+
+One `Fetcher` holds one aiohttp session for a whole poll batch, so connections are pooled and capped
+per host. `fetch()` returns a FetchResult or raises FetchError with a short `reason`:
+
+    scheme     the URL (or a redirect target) is not http/https; file only as the initial URL
+    url        the URL is malformed
+    file       a local file is missing or unreadable
+    dns, refused, tls, connection    the connection failed
+    timeout    no complete answer within `timeout` seconds, body included
+    redirect   more than `max_redirects` hops, or a loop
+    http       a 4xx/5xx answer (`status` set; `retry_after` for 429/503)
+    too_big    the decoded body is larger than `max_body`
+    encoding   the body uses a content coding we did not ask for, or is corrupt
+
+Specs: conditional requests are RFC 9110 §13.1.2-13.1.3 (If-None-Match, If-Modified-Since) and
+§15.4.5 (304); redirects are RFC 9110 §15.4 (301/308 permanent, 302/303/307 temporary) and
+§10.2.2 (Location, possibly relative); Retry-After is RFC 9110 §10.2.3; content codings are
+RFC 9110 §8.4.1 (gzip is RFC 1952, deflate is the zlib format of RFC 1950).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import mimetypes
+import os
+import zlib
+from datetime import UTC, datetime
+from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+from urllib.request import url2pathname
+
+import aiohttp
+
+from .errors import FetchError
+from .models import FetchResult
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "feed-aggregator/0.1 (+https://github.com/feed-aggregator/feed-aggregator)"
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.1"
+)
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
+# mimetypes does not know the feed suffixes, and /etc/mime.types differs between machines.
+_FEED_TYPES = {".rss": "application/rss+xml", ".atom": "application/atom+xml"}
+
+
+class Fetcher:
+    """Fetches sources with conditional GET, manual redirects, a deadline and a body cap.
+
+    `timeout` is one deadline for the whole exchange (redirects and body included, and also the
+    wait for a free connection, as with aiohttp's own total timeout: do not queue far more fetches
+    for one host than `per_host`); `max_body` counts decoded bytes; `concurrency` and `per_host`
+    cap open connections overall and per host.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 30.0,
+        max_body: int = 10 * 1024 * 1024,
+        max_redirects: int = 5,
+        user_agent: str = USER_AGENT,
+        concurrency: int = 20,
+        per_host: int = 2,
+    ) -> None:
+        self.timeout = timeout
+        self.max_body = max_body
+        self.max_redirects = max_redirects
+        self.user_agent = user_agent
+        self.concurrency = concurrency
+        self.per_host = per_host
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Fetcher:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=self.per_host),
+            headers={"User-Agent": self.user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
+            # We inflate ourselves, a bounded amount at a time, so a gzip bomb cannot fill memory
+            # whatever the aiohttp version (older ones inflate a whole network read at once).
+            auto_decompress=False,
+            # fetch() sets one deadline for the whole exchange; aiohttp's per-request defaults
+            # would restart at each redirect.
+            timeout=aiohttp.ClientTimeout(),
+            # Sources are independent: a cookie set by one must never reach another.
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
+        """Fetch `url`, sending the validators of the previous answer so an unchanged source costs a 304.
+
+        `url` is http(s), or a file:// URL or absolute path naming a bundled local feed.
+        """
+        scheme = urlsplit(url).scheme.lower()
+        if scheme == "file" or (not scheme and os.path.isabs(url)):
+            return await self._fetch_file(url, last_modified)
+        if scheme not in ("http", "https"):
+            raise FetchError("scheme", f"cannot fetch {scheme or 'a relative'} URL {url}")
+        headers: dict[str, str] = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._exchange(url, headers)
+        except TimeoutError:
+            raise FetchError("timeout", f"no complete answer from {url} within {self.timeout:g}s") from None
+
+    async def _exchange(self, url: str, headers: dict[str, str]) -> FetchResult:
+        if self._session is None:
+            raise RuntimeError("use Fetcher as 'async with Fetcher() as fetcher'")
+        # Redirects are followed by hand so every target's scheme is checked and we know whether
+        # the whole chain was permanent (only then may the stored URL change, RFC 9110 §15.4.2).
+        visited = [url]
+        permanent = True
+        while True:
+            try:
+                async with self._session.get(url, headers=headers, allow_redirects=False) as resp:
+                    log.debug("fetch url=%s status=%d", url, resp.status)
+                    location = resp.headers.get("Location") if resp.status in _REDIRECT_STATUSES else None
+                    if location is None:
+                        result = await self._result(url, resp)
+                        break
+            except aiohttp.ClientError as exc:
+                raise _connection_error(exc, url) from exc
+            permanent = permanent and resp.status in (301, 308)
+            url = self._redirect_target(visited, location)
+            visited.append(url)
+        if len(visited) > 1 and permanent:
+            result.permanent_redirect = url
+        return result
+
+    def _redirect_target(self, visited: list[str], location: str) -> str:
+        target = urljoin(visited[-1], location)
+        if urlsplit(target).scheme.lower() not in ("http", "https"):
+            raise FetchError("scheme", f"{visited[-1]} redirects to a non-HTTP URL {target}")
+        if target in visited:
+            raise FetchError("redirect", f"redirect loop from {visited[0]} back to {target}")
+        if len(visited) > self.max_redirects:
+            raise FetchError("redirect", f"more than {self.max_redirects} redirects from {visited[0]}")
+        return target
+
+    async def _result(self, url: str, resp: aiohttp.ClientResponse) -> FetchResult:
+        headers = {name.lower(): value for name, value in resp.headers.items()}
+        if resp.status == 304:
+            return FetchResult(url=url, status=304, headers=headers)
+        if resp.status >= 300:
+            retry_after = _retry_after(headers.get("retry-after")) if resp.status in (429, 503) else None
+            raise FetchError(
+                "http",
+                f"HTTP {resp.status} {resp.reason} at {url}",
+                status=resp.status,
+                retry_after=retry_after,
+            )
+        body = await self._read_body(url, resp, headers.pop("content-encoding", "identity"))
+        # The body we return is decoded, so the wire length would only mislead.
+        headers.pop("content-length", None)
+        return FetchResult(url=url, status=resp.status, headers=headers, body=body)
+
+    async def _read_body(self, url: str, resp: aiohttp.ClientResponse, coding: str) -> bytes:
+        # A compressed body inflates to at least its own size, so a large Content-Length is
+        # enough to refuse before reading anything.
+        if resp.content_length is not None and resp.content_length > self.max_body:
+            raise _too_big(url, self.max_body)
+        decoder = _Decoder(coding.strip().lower(), url)
+        body = bytearray()
+        try:
+            async for chunk in resp.content.iter_chunked(_CHUNK):
+                # Never inflate more than one byte past the cap: enough to know it is too big.
+                body += decoder.decode(chunk, self.max_body - len(body) + 1)
+                if len(body) > self.max_body:
+                    raise _too_big(url, self.max_body)
+        except zlib.error as exc:
+            raise FetchError("encoding", f"corrupt {coding} body from {url}: {exc}") from exc
+        return bytes(body)
+
+    async def _fetch_file(self, url: str, last_modified: str | None) -> FetchResult:
+        parts = urlsplit(url)
+        if parts.scheme.lower() == "file" and parts.netloc not in ("", "localhost"):
+            raise FetchError("file", f"file URL names another host: {url}")
+        path = Path(url2pathname(parts.path)) if parts.scheme else Path(url)
+        try:
+            stat = await asyncio.to_thread(path.stat)
+            headers = {
+                "content-type": _FEED_TYPES.get(path.suffix.lower())
+                or mimetypes.guess_type(path.name)[0]
+                or "application/octet-stream",
+                "last-modified": formatdate(stat.st_mtime, usegmt=True),
+            }
+            log.debug("fetch file=%s size=%d", path, stat.st_size)
+            # The same validator an HTTP server would send, so sample sources also poll as 304.
+            if last_modified == headers["last-modified"]:
+                return FetchResult(url=url, status=304, headers=headers)
+            if stat.st_size > self.max_body:
+                raise _too_big(url, self.max_body)
+            body = await asyncio.to_thread(path.read_bytes)
+        except OSError as exc:
+            raise FetchError("file", f"cannot read {path}: {exc.strerror or exc}") from exc
+        return FetchResult(url=url, status=200, headers=headers, body=body)
+
+
+class _Decoder:
+    """Decodes a body incrementally, inflating at most what the caller allows per call."""
+
+    def __init__(self, coding: str, url: str) -> None:
+        if coding == "x-gzip":
+            coding = "gzip"
+        if coding not in ("identity", "", "gzip", "deflate"):
+            raise FetchError("encoding", f"unsupported content coding {coding!r} from {url}")
+        self.coding = coding
+        self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS) if coding == "gzip" else None
+
+    def decode(self, data: bytes, limit: int) -> bytes:
+        """Return the decoded bytes of `data`, at most `limit` (>= 1) of them.
+
+        Input is left undecoded only when `limit` bytes came out, and then the caller stops.
+        """
+        if self.coding in ("identity", ""):
+            return data
+        if self._obj is None:
+            # 'deflate' means the zlib format (RFC 9110 §8.4.1.2), but some servers send raw
+            # deflate. A zlib header (RFC 1950 §2.2) has method 8 and is a multiple of 31.
+            wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            self._obj = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        out = self._obj.decompress(data, limit)
+        # A gzip body may be several members back to back (RFC 1952 §2.2).
+        while self.coding == "gzip" and self._obj.eof and self._obj.unused_data and len(out) < limit:
+            rest, self._obj = self._obj.unused_data, zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out += self._obj.decompress(rest, limit - len(out))
+        return out
+
+
+def _too_big(url: str, max_body: int) -> FetchError:
+    return FetchError("too_big", f"body of {url} is larger than {max_body} bytes")
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After value: delay-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # an HTTP-date is always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _connection_error(exc: aiohttp.ClientError, url: str) -> FetchError:
+    """Map an aiohttp failure to a FetchError whose reason an operator can act on."""
+    if isinstance(exc, aiohttp.InvalidURL):
+        return FetchError("url", f"invalid URL {url}")
+    if isinstance(exc, TimeoutError):
+        return FetchError("timeout", f"timed out talking to {url}")
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return FetchError("dns", f"cannot resolve the host of {url}")
+    if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ServerFingerprintMismatch):
+        return FetchError("tls", f"TLS failed with {url}: {exc}")
+    if isinstance(exc, aiohttp.ClientConnectorError) and exc.os_error.errno == errno.ECONNREFUSED:
+        return FetchError("refused", f"connection refused by {url}")
+    return FetchError("connection", f"connection to {url} failed: {exc}")
