@@ -1,0 +1,130 @@
+"""Publish: write each topic's feeds, the index page and the OPML list into the output folder.
+
+For a topic with id ID the folder gets ID.xml (RSS 2.0), ID.atom (Atom 1.0) and ID.json
+(JSON Feed 1.1); `publish_index` writes index.html and topics.opml. `feed.build_feed` decides
+what every output says; each format module renders it. Output is deterministic (no clock, fixed
+order), and `write_atomic` leaves a file alone when its bytes did not change, so unchanged topics
+keep their mtime and ETag and readers see no churn.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from aggregator.errors import PublishError
+from aggregator.models import Story, Topic
+from aggregator.publish import atom, html, jsonfeed, opml, rss
+from aggregator.publish.feed import ATOM, JSON_FEED, RSS, PublishedFeed, build_feed
+
+__all__ = ["PublishSettings", "publish_index", "publish_topic", "write_atomic"]
+
+logger = logging.getLogger(__name__)
+
+# Published files are read by whatever serves the folder, maybe another user (mkstemp makes 0600).
+FILE_MODE = 0o644
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    dir: Path
+    base_url: str  # where `dir` is served, ends with "/"; used for self links
+    max_items: int = 50
+    title: str = "Feed aggregator"  # site title, for index.html and topics.opml
+
+    def __post_init__(self) -> None:
+        # Self links are base_url + file name: without the slash "http://host/feeds" + "ai.xml"
+        # would name another folder's file.
+        object.__setattr__(self, "dir", Path(self.dir))
+        if not self.base_url.endswith("/"):
+            object.__setattr__(self, "base_url", self.base_url + "/")
+
+
+def publish_topic(topic: Topic, stories: list[Story], settings: PublishSettings) -> list[Path]:
+    """Write a topic's RSS, Atom and JSON feeds; return the paths rewritten ([] when none changed).
+
+    `stories` arrive newest first and are cut to `settings.max_items`.
+    """
+    feed = _build(topic, stories, settings)
+    outputs = {
+        topic.id + RSS.suffix: rss.render(feed),
+        topic.id + ATOM.suffix: atom.render(feed),
+        topic.id + JSON_FEED.suffix: jsonfeed.render(feed),
+    }
+    written = _write_all(settings.dir, outputs)
+    logger.debug("published topic", extra={"topic_id": topic.id, "files_written": len(written)})
+    return written
+
+
+def publish_index(topics: list[tuple[Topic, list[Story]]], settings: PublishSettings) -> list[Path]:
+    """Write index.html and topics.opml for these topics, in this order; return the paths rewritten."""
+    feeds = [_build(topic, stories, settings) for topic, stories in topics]
+    outputs = {
+        "index.html": html.render(feeds, site_title=settings.title, base_url=settings.base_url),
+        "topics.opml": opml.render(feeds, site_title=settings.title, base_url=settings.base_url),
+    }
+    written = _write_all(settings.dir, outputs)
+    logger.debug("published index", extra={"topics": len(feeds), "files_written": len(written)})
+    return written
+
+
+def write_atomic(path: Path, data: bytes) -> bool:
+    """Replace `path` with `data` atomically; return False, touching nothing, when it already holds them.
+
+    The bytes go to a temporary file in the same folder, are fsynced, and the file is renamed over
+    `path` (then the folder is fsynced), so readers and the server see the old file or the new one,
+    never half of one. Raises PublishError naming the path and the OS reason.
+    """
+    path = Path(path)
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except OSError:
+        pass  # missing or unreadable: write it; a real problem shows up below with its reason
+    temp: str | None = None
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fchmod(file.fileno(), FILE_MODE)
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+        temp = None
+        _fsync_dir(path.parent)
+    except OSError as error:
+        raise PublishError(f"cannot write {path}: {error.strerror or error}") from error
+    finally:
+        if temp is not None:
+            with suppress(OSError):  # best effort; the error that got us here is the one to report
+                os.unlink(temp)
+    return True
+
+
+def _build(topic: Topic, stories: list[Story], settings: PublishSettings) -> PublishedFeed:
+    if not topic.id or topic.id.startswith(".") or "/" in topic.id or "\\" in topic.id:
+        raise PublishError(f"topic id {topic.id!r} cannot be a file name in {settings.dir}")
+    return build_feed(
+        topic, stories, base_url=settings.base_url, site_title=settings.title, max_items=settings.max_items
+    )
+
+
+def _write_all(directory: Path, outputs: dict[str, bytes]) -> list[Path]:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise PublishError(f"cannot create {directory}: {error.strerror or error}") from error
+    return [directory / name for name, data in outputs.items() if write_atomic(directory / name, data)]
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable (POSIX keeps directory entries in the directory's own blocks)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
