@@ -39,7 +39,8 @@ class SaveResult:
 
     new: list[str] = field(default_factory=list)  # item ids stored for the first time
     updated: list[str] = field(default_factory=list)  # item ids whose content changed in place
-    carried: list[str] = field(default_factory=list)  # known items newly carried by this source
+    # Known items newly carried by this source; its version replaces the stored one when earlier.
+    carried: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> list[str]:
@@ -177,7 +178,14 @@ class Store:
                             self._write_item(stored_id, item, first_seen=None)
                             result.updated.append(stored_id)
                         continue
-                    stored_id = by_url.get(item.url_key) if item.url_key else None
+                    stored_id = None
+                    if item.url_key and item.url_key in by_url:
+                        stored_id, rank = by_url[item.url_key]
+                        # Several sources carry one URL: the earliest (then richest) version is kept,
+                        # whatever order the polls ran in.
+                        if _rank(item) < rank:
+                            self._write_item(stored_id, item, first_seen=None)
+                            by_url[item.url_key] = (stored_id, _rank(item))
                     if stored_id is None:
                         stored_id = item_id(item)
                         if not self._item_exists(stored_id):
@@ -185,7 +193,7 @@ class Store:
                             result.new.append(stored_id)
                             new.add(stored_id)
                         if item.url_key:
-                            by_url[item.url_key] = stored_id
+                            by_url[item.url_key] = (stored_id, _rank(item))
                     if stored_id not in new and not self._carries(state.source_id, stored_id):
                         result.carried.append(stored_id)
                     self.db.execute(
@@ -212,14 +220,18 @@ class Store:
                 found[key] = (stored_id, content_hash, (owner_source, owner_key))
         return found
 
-    def _known_urls(self, url_keys: list[str | None]) -> dict[str, str]:
-        found: dict[str, str] = {}
+    def _known_urls(self, url_keys: list[str | None]) -> dict[str, tuple[str, tuple]]:
+        """canonical URL -> (item id, rank of the stored version) for URLs already stored."""
+        found: dict[str, tuple[str, tuple]] = {}
         for chunk in _chunks([u for u in url_keys if u], 500):
             marks = ",".join("?" * len(chunk))
-            for url_key, stored_id in self.db.execute(
-                f"SELECT url_key, id FROM items WHERE url_key IN ({marks})", chunk
-            ):
-                found.setdefault(url_key, stored_id)
+            rows = self.db.execute(
+                "SELECT url_key, id, published, length(content_html), source_id "
+                f"FROM items WHERE url_key IN ({marks})",
+                chunk,
+            )
+            for url_key, stored_id, published, length, source_id in rows:
+                found.setdefault(url_key, (stored_id, (published, -length, source_id)))
         return found
 
     def _carries(self, source_id: str, stored_id: str) -> bool:
@@ -346,6 +358,11 @@ class Store:
             )
             params = [pattern, limit]
         return [row[0] for row in self.db.execute(sql, params)]
+
+
+def _rank(item: Item) -> tuple:
+    """Order of preference among versions of one URL: earliest published, then longest content."""
+    return (_format_time(item.published), -len(item.content_html), item.source_id)
 
 
 def _chunks(values: list, size: int) -> Iterator[list]:

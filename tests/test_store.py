@@ -82,6 +82,20 @@ def test_same_url_from_two_sources_is_one_item_with_two_carriers(store):
     )
 
 
+def test_the_earliest_version_of_a_url_is_kept_whatever_the_poll_order(store):
+    repost = make_item(
+        "b", "r1", "oschina.net/news/1", title="转载：飞桨", published=datetime(2021, 7, 6, tzinfo=UTC)
+    )
+    (item_id,) = save(store, "b", [repost]).new
+    result = save(store, "a", [make_item("a", "g1", "oschina.net/news/1")])  # the original, published earlier
+    assert result.carried == [item_id]
+    (story,) = store.stories()
+    assert story.item.title == "飞桨开源 5 年" and story.item.source_id == "a"
+    assert {c.source_id for c in story.carriers} == {"a", "b"}
+    # Polling the repost again changes nothing.
+    assert save(store, "b", [repost]).changed == []
+
+
 def test_url_variants_within_one_source_are_one_item(store):
     result = save(
         store, "a", [make_item("a", "g1", "oschina.net/news/1"), make_item("a", "g9", "oschina.net/news/1")]

@@ -1,0 +1,146 @@
+"""normalize: the RawItems of one parsed document become Items ready to dedup, store and match.
+
+Pure functions, no I/O. For each item, in this order:
+
+1. base: the first http(s) URL of the item's base (xml:base or the document URL), the feed's
+   link and the source's URL; relative URLs resolve against it.
+2. link: absolute, tracking parameters removed (urls.strip_tracking), never javascript: or data:;
+   url_key = canonical_url(link), the identity across sources (None unless the link is http(s)).
+3. content_html: the item's content, else its summary, sanitized once (html.sanitize_html) with
+   URLs made absolute in the same pass; text = its plain text.
+4. title: plain text (tags stripped when the feed marked it HTML, whitespace collapsed); an
+   untitled item takes the start of its text, else its link.
+5. dates in UTC: published falls back to updated, then to `now`; a date more than a day ahead
+   becomes `now`. updated only when the feed gave one.
+6. categories: the item's tags, then the source's configured categories, each once (compared
+   after stripping and case-folding; the first spelling wins).
+7. thumbnail: see thumbnail.py for the order.
+8. key (identity.py): guid, else link, else a hash of title and content. One Item per RawItem:
+   an item listed twice gets the same key twice, and dedup.unique() keeps the first.
+   content_hash covers what readers see: title, link, author, content, categories, thumbnail and
+   the date the feed gave (not `now`, which would change it on every poll).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from itertools import chain
+
+from aggregator.models import Item, ParsedFeed, RawItem, Source
+from aggregator.normalize.html import html_to_line, html_to_text, safe_url, sanitize_html
+from aggregator.normalize.identity import item_keys, short_hash
+from aggregator.normalize.thumbnail import choose_thumbnail
+from aggregator.normalize.urls import canonical_url, is_web_url, strip_tracking
+
+__all__ = [
+    "canonical_url",
+    "html_to_text",
+    "merge_categories",
+    "normalize",
+    "sanitize_html",
+    "strip_tracking",
+]
+
+FUTURE_TOLERANCE = timedelta(days=1)
+UNTITLED_LENGTH = 80
+
+
+def normalize(feed: ParsedFeed, source: Source, *, now: datetime) -> list[Item]:
+    """Normalize every item of `feed`, polled from `source` at `now` (see the module docstring)."""
+    now = _as_utc(now)
+    bases = [_base(raw.base, feed.link, source.url) for raw in feed.items]
+    links = [
+        safe_url(raw.link, base) if raw.link else None for raw, base in zip(feed.items, bases, strict=True)
+    ]
+    keys = item_keys(feed.items, links)
+    return [
+        _item(raw, source, key=key, link=link, base=base, now=now)
+        for raw, base, link, key in zip(feed.items, bases, links, keys, strict=True)
+    ]
+
+
+def _item(
+    raw: RawItem, source: Source, *, key: str, link: str | None, base: str | None, now: datetime
+) -> Item:
+    content_html = sanitize_html(raw.content or raw.summary or "", base)
+    text = html_to_text(content_html)
+    title = _title(raw, text, link)
+    author = " ".join((raw.author or "").split()) or None
+    given_date = raw.published or raw.updated
+    published = _clamp(given_date, now) if given_date else now
+    categories = merge_categories(raw.tags, source.categories)
+    thumbnail = choose_thumbnail(raw, content_html, base)
+    return Item(
+        source_id=source.id,
+        key=key,
+        link=link,
+        url_key=canonical_url(link) if is_web_url(link) else None,  # a relative link identifies nothing
+        title=title,
+        author=author,
+        published=published,
+        updated=_clamp(raw.updated, now) if raw.updated else None,
+        content_html=content_html,
+        text=text,
+        categories=categories,
+        thumbnail=thumbnail,
+        content_hash=short_hash(
+            title,
+            link or "",
+            author or "",
+            content_html,
+            "\x1e".join(categories),
+            thumbnail or "",
+            _as_utc(given_date).isoformat() if given_date else "",
+        ),
+    )
+
+
+def merge_categories(*groups: Iterable[str]) -> tuple[str, ...]:
+    """The names of `groups` in order, each once: compared stripped and case-folded, first spelling kept."""
+    seen: set[str] = set()
+    merged: list[str] = []
+    for name in chain.from_iterable(groups):
+        name = " ".join(name.split())
+        folded = name.casefold()
+        if name and folded not in seen:
+            seen.add(folded)
+            merged.append(name)
+    return tuple(merged)
+
+
+def _title(raw: RawItem, text: str, link: str | None) -> str:
+    title = (
+        html_to_line(raw.title) if raw.title and raw.title_is_html else " ".join((raw.title or "").split())
+    )
+    if title:
+        return title
+    if text:
+        return _shorten(" ".join(text.split()), UNTITLED_LENGTH)
+    return link or ""
+
+
+def _shorten(text: str, length: int) -> str:
+    """`text` cut to about `length` characters, at a space when one is near the end, with an ellipsis."""
+    if len(text) <= length:
+        return text
+    cut = text[:length]
+    space = cut.rfind(" ")
+    if space > length * 2 // 3:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def _base(*candidates: str | None) -> str | None:
+    return next((url for url in candidates if url and is_web_url(url)), None)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """Aware UTC; a naive datetime is taken to be UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _clamp(moment: datetime, now: datetime) -> datetime:
+    """`moment` in UTC, or `now` when it lies more than FUTURE_TOLERANCE ahead of `now`."""
+    moment = _as_utc(moment)
+    return now if moment > now + FUTURE_TOLERANCE else moment

@@ -1,0 +1,145 @@
+"""Item HTML: sanitized once with nh3 (ammonia), and its plain text.
+
+The allowlist keeps what an article needs to read well in any feed reader: paragraphs, headings,
+links, images, lists, quotes, code, tables, figures and inline emphasis. Everything else goes:
+tags that are not listed are unwrapped (their text stays), and these are removed with their
+content: script, style, noscript, template, iframe, frame(set), object, embed, applet, form,
+button, select, textarea, svg, math, title. No attribute outside the list survives: no event
+handlers, no style, no class or id. Links get rel="noopener noreferrer".
+
+URLs (href, src) are checked by scheme as browsers read them (tabs, newlines and case ignored,
+entities decoded by the HTML parser): http, https and mailto pass, and data: only as a raster
+image in <img src>. The same pass resolves relative URLs against the item's base and removes
+tracking parameters (urls.strip_tracking).
+
+Lazy-loaded images keep their real URL in data-src, data-original, data-lazy-src or
+data-actualsrc and a placeholder in src. nh3 keeps those attributes (URL-checked like src) and
+the first non-empty one then replaces src; the step runs only when the output has one.
+"""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from typing import Any
+
+import nh3
+
+from aggregator.normalize.urls import absolute_url, scheme_of, strip_tracking
+
+TAGS = frozenset(
+    {
+        *("p", "br", "hr", "div", "h1", "h2", "h3", "h4", "h5", "h6"),
+        *("a", "img", "figure", "figcaption", "picture"),
+        *("ul", "ol", "li", "dl", "dt", "dd"),
+        *("blockquote", "q", "cite", "pre", "code", "kbd", "samp", "var"),
+        *("table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td", "colgroup", "col"),
+        *("em", "strong", "b", "i", "u", "s", "del", "ins", "sub", "sup", "small", "mark", "abbr"),
+        *("time", "details", "summary", "ruby", "rt", "rp", "wbr"),
+    }
+)
+CONTENT_REMOVED = frozenset(
+    {
+        *("script", "style", "noscript", "template", "iframe", "frame", "frameset", "object", "embed"),
+        *("applet", "form", "button", "select", "textarea", "svg", "math", "title"),
+    }
+)
+LAZY_ATTRIBUTES = ("data-src", "data-original", "data-lazy-src", "data-actualsrc")
+URL_ATTRIBUTES = frozenset({"href", "src", *LAZY_ATTRIBUTES})
+ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height", *LAZY_ATTRIBUTES},  # lazy ones: see _promote_lazy
+    "abbr": {"title"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "col": {"span"},
+    "colgroup": {"span"},
+    "ol": {"start", "reversed"},
+    "li": {"value"},
+    "time": {"datetime"},
+}
+# nh3 checks these schemes first; safe_url() then narrows data: to raster images in <img src>.
+URL_SCHEMES = frozenset({"http", "https", "mailto", "data"})
+_DATA_IMAGE = re.compile(r"data:image/(?:png|gif|jpeg|jpg|webp|avif|bmp)[;,]", re.IGNORECASE)
+
+_NH3_OPTIONS: dict[str, Any] = {
+    "tags": set(TAGS),
+    "clean_content_tags": set(CONTENT_REMOVED),
+    "attributes": {tag: set(names) for tag, names in ATTRIBUTES.items()},
+    "url_schemes": set(URL_SCHEMES),
+    "link_rel": "noopener noreferrer",
+    "strip_comments": True,
+}
+
+# In sanitized HTML (nh3 output: double-quoted attributes, no comments) a tag is "<...>" with
+# ">" allowed inside quotes.
+TAG = re.compile(r'<(?:[^>"]|"[^"]*")*>')
+_BLOCK_TAG = re.compile(
+    r"</?(?:p|div|br|hr|h[1-6]|li|ul|ol|dl|dt|dd|blockquote|pre|table|caption|thead|tbody|tfoot|tr"
+    r"|figure|figcaption|details|summary)\b(?:[^>\"]|\"[^\"]*\")*>"
+)
+_CELL_TAG = re.compile(r'</?(?:td|th)\b(?:[^>"]|"[^"]*")*>')
+IMG_TAG = re.compile(r'<img\b(?:[^>"]|"[^"]*")*>')
+TAG_ATTRIBUTE = re.compile(r'\s([\w-]+)="([^"]*)"')  # values stay escaped
+_LAZY_ATTRIBUTE = re.compile(r'\sdata-(?:src|original|lazy-src|actualsrc)="')
+
+
+def sanitize_html(html: str, base: str | None) -> str:
+    """Sanitize an item's HTML with the allowlist above; relative URLs resolve against `base`."""
+    if not html:
+        return ""
+
+    def filter_attribute(tag: str, name: str, value: str) -> str | None:
+        if name in URL_ATTRIBUTES:
+            return safe_url(value, base, image=tag == "img" and name == "src")
+        return value
+
+    clean = nh3.clean(html, attribute_filter=filter_attribute, **_NH3_OPTIONS)
+    return IMG_TAG.sub(_promote_lazy, clean) if _LAZY_ATTRIBUTE.search(clean) else clean
+
+
+def safe_url(url: str, base: str | None, *, image: bool = False) -> str | None:
+    """`url` made absolute and stripped of tracking, or None when its scheme is not allowed.
+
+    `image` allows a data: URL of a raster image (for <img src>).
+    """
+    scheme = scheme_of(url)
+    if scheme == "data":
+        return url.strip() if image and _DATA_IMAGE.match(url.strip()) else None
+    if scheme == "mailto":
+        return url.strip()
+    if scheme == "":
+        url = absolute_url(url, base) or ""
+        scheme = scheme_of(url)
+        if scheme == "":  # no usable base: keep the relative URL rather than lose the link
+            return url or None
+    return strip_tracking(url.strip()) if scheme in ("http", "https") else None
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of sanitized HTML: blocks on their own lines, table cells apart, whitespace collapsed."""
+    if not html:
+        return ""
+    html = html.replace("\r", " ").replace("\n", " ")  # source line breaks are spaces (<pre> too: for search)
+    text = unescape(TAG.sub("", _CELL_TAG.sub(" ", _BLOCK_TAG.sub("\n", html))))
+    lines = (" ".join(line.split()) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def html_to_line(html: str) -> str:
+    """One line of plain text from untrusted HTML (a title): tags dropped, script/style content too."""
+    text = unescape(nh3.clean(html, tags=set(), clean_content_tags={"script", "style"}))
+    return " ".join(text.split())
+
+
+def _promote_lazy(match: re.Match[str]) -> str:
+    """Make an <img>'s lazy-loading URL its src, dropping the lazy attributes.
+
+    Runs on nh3's output, where every attribute is double-quoted and already escaped and every
+    tag is closed, so the patterns stay linear whatever the feed sent.
+    """
+    attributes = dict(TAG_ATTRIBUTE.findall(match.group(0)))
+    lazy = next((url for url in [attributes.pop(name, "") for name in LAZY_ATTRIBUTES] if url), None)
+    if lazy is not None:
+        attributes = {"src": lazy, **{name: value for name, value in attributes.items() if name != "src"}}
+    return "<img" + "".join(f' {name}="{value}"' for name, value in attributes.items()) + ">"

@@ -1,0 +1,41 @@
+"""parse: one fetched body in, one ParsedFeed out. No network, no database.
+
+1. charset.decode() picks the text encoding (BOM, valid UTF-8, Content-Type charset, XML
+   declaration; GB2312/GBK read as GB18030).
+2. A body whose first character is "{", or one served as JSON that does not start with "<", is a
+   JSON Feed (jsonfeed.py). Anything else goes to feedparser as RSS or Atom (xmlfeed.py).
+3. A body that is no feed raises ParseError("not a feed: <why>"); an ill-formed feed yields what
+   can be recovered, with ParsedFeed.recovered_error saying what was wrong.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aggregator.errors import ParseError
+from aggregator.models import ParsedFeed
+from aggregator.parse.charset import decode, media_type
+from aggregator.parse.jsonfeed import parse_json_feed
+from aggregator.parse.xmlfeed import parse_xml_feed
+
+__all__ = ["parse"]
+
+_JSON_TYPES = {"application/feed+json", "application/json", "text/json"}
+_FIRST_CHARACTER = re.compile(r"\s*(\S)")
+
+
+def parse(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
+    """Parse one feed document.
+
+    `headers` are the response headers (any case; Content-Type's charset is honoured); `url` is the
+    document's URL, against which relative links resolve.
+    """
+    headers = {name.lower(): value for name, value in headers.items()}
+    content_type = headers.get("content-type", "")
+    text = decode(body, content_type)
+    first = _FIRST_CHARACTER.match(text)
+    if first is None:
+        raise ParseError("not a feed: empty body")
+    if first.group(1) == "{" or (first.group(1) != "<" and media_type(content_type) in _JSON_TYPES):
+        return parse_json_feed(text, url)
+    return parse_xml_feed(text, headers, url)
