@@ -34,7 +34,9 @@ EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(args.verbose - args.quiet)
+    # One-shot commands print their own summary (failed sources included), so their log shows
+    # only errors unless -v asks for more.
+    _setup_logging(args.verbose - args.quiet - 1)
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_BAD_CONFIG

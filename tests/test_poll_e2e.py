@@ -249,6 +249,9 @@ def test_offline_sample_publishes_non_empty_topics(tmp_path):
         parsed = feedparser.parse((public / f"{topic}.xml").read_bytes())
         assert parsed.entries, topic
         assert not parsed.bozo, (topic, parsed.bozo_exception)
+    for published in public.iterdir():  # local sample paths are private to this machine
+        text = published.read_text(encoding="utf-8")
+        assert "file:" not in text and str(tmp_path) not in text, published.name
     titles = [e.title for e in feedparser.parse((public / "ai.xml").read_bytes()).entries]
     assert "开源 5 年，汇聚 320 万开发者，他们为什么爱飞桨？" in titles
 

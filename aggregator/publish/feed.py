@@ -162,7 +162,7 @@ def _sources(story: Story) -> tuple[SourceRef, ...]:
 
 
 def _source_ref(carrier: Carrier) -> SourceRef:
-    feed_url = _absolute_url(_xml_text(carrier.source_url))
+    feed_url = _public_url(_xml_text(carrier.source_url))
     return SourceRef(
         id=carrier.source_id,
         title=_xml_text(carrier.source_title) or carrier.source_id,
@@ -211,12 +211,10 @@ def _image_type(url: str) -> str | None:
     return _IMAGE_TYPES.get(PurePosixPath(urlsplit(url).path).suffix.lower())
 
 
-def _absolute_url(url: str) -> str | None:
-    """A source URL usable in a feed: http(s)/file URLs as they are; absolute paths as file: URLs."""
-    if urlsplit(url).scheme in ("http", "https", "file"):
-        return url
-    path = PurePosixPath(url)
-    return path.as_uri() if path.is_absolute() else None
+def _public_url(url: str) -> str | None:
+    """A source URL fit to publish: http(s) only. A local sample file's path means nothing to a
+    reader and would reveal the machine's folders, so such sources are named without a URL."""
+    return url if urlsplit(url).scheme in ("http", "https") else None
 
 
 def _utc(moment: datetime) -> datetime:
