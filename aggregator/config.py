@@ -59,6 +59,14 @@ class PollingConfig:
     concurrency: int = 20
     per_host: int = 2
     user_agent: str | None = None
+    max_backoff: float = 12 * 3600.0  # the longest wait after failures; a dead source is retried at this pace
+    dead_after: float = 7 * 86400.0  # failing this long, a source is reported dead (and still retried)
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    max_age: float = 90 * 86400.0  # counted from when an item was first seen
+    max_items_per_source: int | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,7 @@ class Config:
     output: OutputConfig
     server: ServerConfig
     polling: PollingConfig
+    retention: RetentionConfig
     sources: tuple[Source, ...]
     topics: tuple[Topic, ...]
 
@@ -194,16 +203,19 @@ class _Checker:
         if doc is None:
             self.problem("the file is empty", "")
             return None
-        root = self.mapping(doc, "", {"database", "output", "server", "polling", "sources", "topics"})
+        root = self.mapping(
+            doc, "", {"database", "output", "server", "polling", "retention", "sources", "topics"}
+        )
         if root is None:
             return None
         database = self.value(root, "database", "", _path, Path("data/aggregator.db"))
         output = self.output(root)
         server = self.server(root)
         polling = self.polling(root)
+        retention = self.retention(root)
         sources = self.sources(root, polling.interval)
         topics = self.topics(root, {s.id for s in sources})
-        return Config(path, database, output, server, polling, sources, topics)
+        return Config(path, database, output, server, polling, retention, sources, topics)
 
     def output(self, root: CommentedMap) -> OutputConfig:
         node = self.mapping(
@@ -224,7 +236,16 @@ class _Checker:
         )
 
     def polling(self, root: CommentedMap) -> PollingConfig:
-        allowed = {"interval", "timeout", "max_body", "concurrency", "per_host", "user_agent"}
+        allowed = {
+            "interval",
+            "timeout",
+            "max_body",
+            "concurrency",
+            "per_host",
+            "user_agent",
+            "max_backoff",
+            "dead_after",
+        }
         node = self.mapping(root.get("polling"), "polling", allowed, root, "polling")
         return PollingConfig(
             interval=self.value(node, "interval", "polling", parse_duration, 1800.0),
@@ -233,6 +254,16 @@ class _Checker:
             concurrency=self.value(node, "concurrency", "polling", _positive_int, 20),
             per_host=self.value(node, "per_host", "polling", _positive_int, 2),
             user_agent=self.value(node, "user_agent", "polling", _text, None),
+            max_backoff=self.value(node, "max_backoff", "polling", parse_duration, 12 * 3600.0),
+            dead_after=self.value(node, "dead_after", "polling", parse_duration, 7 * 86400.0),
+        )
+
+    def retention(self, root: CommentedMap) -> RetentionConfig:
+        allowed = {"max_age", "max_items_per_source"}
+        node = self.mapping(root.get("retention"), "retention", allowed, root, "retention")
+        return RetentionConfig(
+            max_age=self.value(node, "max_age", "retention", parse_duration, 90 * 86400.0),
+            max_items_per_source=self.value(node, "max_items_per_source", "retention", _positive_int, None),
         )
 
     def sources(self, root: CommentedMap, default_interval: float) -> tuple[Source, ...]:

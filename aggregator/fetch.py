@@ -54,10 +54,10 @@ _FEED_TYPES = {".rss": "application/rss+xml", ".atom": "application/atom+xml"}
 class Fetcher:
     """Fetches sources with conditional GET, manual redirects, a deadline and a body cap.
 
-    `timeout` is one deadline for the whole exchange (redirects and body included, and also the
-    wait for a free connection, as with aiohttp's own total timeout: do not queue far more fetches
-    for one host than `per_host`); `max_body` counts decoded bytes; `concurrency` and `per_host`
-    cap open connections overall and per host.
+    `concurrency` and `per_host` cap requests in flight overall and per host; a fetch waits for its
+    slots first, and only then does `timeout`, one deadline for the whole exchange (redirects and
+    body included), start, so a long queue for one host never times out requests that were never
+    sent. `max_body` counts decoded bytes.
     """
 
     def __init__(
@@ -77,6 +77,8 @@ class Fetcher:
         self.concurrency = concurrency
         self.per_host = per_host
         self._session: aiohttp.ClientSession | None = None
+        self._slots = asyncio.Semaphore(concurrency)
+        self._host_slots: dict[str, asyncio.Semaphore] = {}
 
     async def __aenter__(self) -> Fetcher:
         self._session = aiohttp.ClientSession(
@@ -115,8 +117,10 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        host = (urlsplit(url).hostname or "").lower()
+        host_slots = self._host_slots.setdefault(host, asyncio.Semaphore(self.per_host))
         try:
-            async with asyncio.timeout(self.timeout):
+            async with self._slots, host_slots, asyncio.timeout(self.timeout):
                 return await self._exchange(url, headers)
         except TimeoutError:
             raise FetchError("timeout", f"no complete answer from {url} within {self.timeout:g}s") from None

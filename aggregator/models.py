@@ -27,14 +27,18 @@ class SourceState:
     """What the store remembers about a source between polls (conditional GET and health)."""
 
     source_id: str
-    url: str | None = None  # the URL last polled (a permanent redirect may change it later)
+    url: str | None = None  # the URL to poll: the configured one, or where a 301/308 moved it
     etag: str | None = None
     last_modified: str | None = None
     last_status: int | None = None
     last_error: str | None = None
     error_streak: int = 0
+    failing_since: datetime | None = None  # start of the current error streak
+    gone: bool = False  # the server answered 410 Gone: not polled again until the config URL changes
     last_checked_at: datetime | None = None
     last_success_at: datetime | None = None
+    last_full_at: datetime | None = None  # last 200 answer with a body (not a 304)
+    ttl: float | None = None  # seconds the feed asks between polls (RSS <ttl>), from its last body
     next_check_at: datetime | None = None
 
 

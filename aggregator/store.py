@@ -16,11 +16,12 @@ stories newest first) so that another engine can sit beside this one later.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlite_utils
@@ -28,6 +29,8 @@ import sqlite_utils
 from .dedup import item_id
 from .errors import StoreError
 from .models import Carrier, Item, Source, SourceState, Story
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # one fixed format, so text order is time order
@@ -103,14 +106,36 @@ class Store:
 
     # -- sources ------------------------------------------------------------------------------------
     def sync_sources(self, sources: list[Source] | tuple[Source, ...]) -> None:
-        """Make the sources table know every configured source (URL and title follow the config)."""
+        """Make the sources table know every configured source.
+
+        Titles follow the config. When the config gives a source a new URL, that URL replaces any
+        redirect target and lifts a 410 Gone, and the source is polled at once.
+        """
         with self._transaction():
             for source in sources:
                 self.db.execute(
-                    "INSERT INTO sources (id, url, title, error_streak) VALUES (?, ?, ?, 0) "
-                    "ON CONFLICT(id) DO UPDATE SET url = excluded.url, title = excluded.title",
+                    "INSERT INTO sources (id, url, config_url, title) VALUES (?1, ?2, ?2, ?3) "
+                    "ON CONFLICT(id) DO UPDATE SET title = excluded.title",
                     [source.id, source.url, source.title],
                 )
+                self.db.execute(
+                    "UPDATE sources SET url = ?1, config_url = ?1, gone = 0, etag = NULL, last_modified = NULL, "
+                    "next_check_at = NULL WHERE id = ?2 AND config_url != ?1",
+                    [source.url, source.id],
+                )
+
+    def due_sources(self, now: datetime, source_ids: list[str], limit: int) -> list[str]:
+        """Ids among `source_ids` whose next check has come, most overdue first (never polled
+        before all); sources that answered 410 Gone are left out."""
+        due: list[tuple[str, str]] = []
+        for chunk in _chunks(source_ids, 500):
+            marks = ",".join("?" * len(chunk))
+            due += self.db.execute(
+                f"SELECT coalesce(next_check_at, ''), id FROM sources WHERE id IN ({marks}) AND gone = 0 "
+                "AND (next_check_at IS NULL OR next_check_at <= ?)",
+                [*chunk, _format_time(now)],
+            ).fetchall()
+        return [source_id for _, source_id in sorted(due)[:limit]]
 
     def source_state(self, source_id: str) -> SourceState:
         data = next(self.db.query("SELECT * FROM sources WHERE id = ?", [source_id]), None)
@@ -124,8 +149,12 @@ class Store:
             last_status=data["last_status"],
             last_error=data["last_error"],
             error_streak=data["error_streak"] or 0,
+            failing_since=_parse_time(data["failing_since"]),
+            gone=bool(data["gone"]),
             last_checked_at=_parse_time(data["last_checked_at"]),
             last_success_at=_parse_time(data["last_success_at"]),
+            last_full_at=_parse_time(data["last_full_at"]),
+            ttl=data["ttl"],
             next_check_at=_parse_time(data["next_check_at"]),
         )
 
@@ -135,21 +164,25 @@ class Store:
             self._save_state(state)
 
     def _save_state(self, state: SourceState) -> None:
-        self.db.execute(
-            "UPDATE sources SET etag = ?, last_modified = ?, last_status = ?, last_error = ?, error_streak = ?, "
-            "last_checked_at = ?, last_success_at = ?, next_check_at = ? WHERE id = ?",
-            [
-                state.etag,
-                state.last_modified,
-                state.last_status,
-                state.last_error,
-                state.error_streak,
-                _format_time(state.last_checked_at),
-                _format_time(state.last_success_at),
-                _format_time(state.next_check_at),
-                state.source_id,
-            ],
-        )
+        fields = {
+            "url": state.url,
+            "etag": state.etag,
+            "last_modified": state.last_modified,
+            "last_status": state.last_status,
+            "last_error": state.last_error,
+            "error_streak": state.error_streak,
+            "failing_since": _format_time(state.failing_since),
+            "gone": int(state.gone),
+            "last_checked_at": _format_time(state.last_checked_at),
+            "last_success_at": _format_time(state.last_success_at),
+            "last_full_at": _format_time(state.last_full_at),
+            "ttl": state.ttl,
+            "next_check_at": _format_time(state.next_check_at),
+        }
+        if state.url is None:  # a state never loaded from the store keeps the stored URL
+            del fields["url"]
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        self.db.execute(f"UPDATE sources SET {assignments} WHERE id = ?", [*fields.values(), state.source_id])
 
     # -- items --------------------------------------------------------------------------------------
     def save_poll(self, state: SourceState, items: list[Item], now: datetime) -> SaveResult:
@@ -165,6 +198,8 @@ class Store:
         new: set[str] = set()
         try:
             with self._transaction():
+                buried = self._tombstoned(state.source_id, items, now)
+                items = [item for item in items if item.key not in buried]
                 known = self._known_keys(state.source_id, [item.key for item in items])
                 by_url = self._known_urls(
                     [item.url_key for item in items if item.url_key and item.key not in known]
@@ -205,6 +240,75 @@ class Store:
         except sqlite3.Error as e:
             raise StoreError(f"cannot save poll of source {state.source_id!r} to {self.path}: {e}") from None
         return result
+
+    def _tombstoned(self, source_id: str, items: list[Item], now: datetime) -> set[str]:
+        """Keys of items pruned before (by this source's key, or by URL from any source).
+
+        Marks those tombstones as still carried; at most once a day, so a steady poll writes nothing.
+        """
+        keys = {item.key for item in items}
+        by_url = {item.url_key: item.key for item in items if item.url_key}
+        buried: set[str] = set()
+        hits: list[tuple[str, str]] = []
+        for chunk in _chunks(list(keys), 500):
+            marks = ",".join("?" * len(chunk))
+            for key in self.db.execute(
+                f"SELECT key FROM tombstones WHERE source_id = ? AND key IN ({marks})", [source_id, *chunk]
+            ):
+                buried.add(key[0])
+                hits.append((source_id, key[0]))
+        for chunk in _chunks(list(by_url), 500):
+            marks = ",".join("?" * len(chunk))
+            for tomb_source, tomb_key, url_key in self.db.execute(
+                f"SELECT source_id, key, url_key FROM tombstones WHERE url_key IN ({marks})", chunk
+            ):
+                buried.add(by_url[url_key])
+                hits.append((tomb_source, tomb_key))
+        day_ago = _format_time(now - timedelta(days=1))
+        for tomb_source, tomb_key in hits:
+            self.db.execute(
+                "UPDATE tombstones SET last_seen = ? WHERE source_id = ? AND key = ? AND last_seen < ?",
+                [_format_time(now), tomb_source, tomb_key, day_ago],
+            )
+        return buried
+
+    def prune(self, now: datetime, max_age: float, max_items_per_source: int | None = None) -> int:
+        """Delete items first seen more than `max_age` seconds ago, and each source's items beyond
+        its newest `max_items_per_source`; leave a tombstone for every (source, key) that carried
+        them. Tombstones no source has carried for a long while are dropped. Returns items deleted.
+        """
+        cutoff = _format_time(now - timedelta(seconds=max_age))
+        ids = [row[0] for row in self.db.execute("SELECT id FROM items WHERE first_seen < ?", [cutoff])]
+        if max_items_per_source:
+            ids += [
+                row[0]
+                for row in self.db.execute(
+                    "SELECT id FROM (SELECT id, row_number() OVER "
+                    "(PARTITION BY source_id ORDER BY published DESC, id) AS n FROM items) WHERE n > ?",
+                    [max_items_per_source],
+                )
+            ]
+        ids = list(dict.fromkeys(ids))
+        stamp = _format_time(now)
+        forget_before = _format_time(now - timedelta(seconds=max(max_age, 30 * 86400)))
+        try:
+            with self._transaction():
+                for chunk in _chunks(ids, 500):
+                    marks = ",".join("?" * len(chunk))
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO tombstones (source_id, key, url_key, pruned_at, last_seen) "
+                        "SELECT s.source_id, s.key, i.url_key, ?, ? FROM item_sources s "
+                        f"JOIN items i ON i.id = s.item_id WHERE s.item_id IN ({marks})",
+                        [stamp, stamp, *chunk],
+                    )
+                    self.db.execute(f"DELETE FROM item_sources WHERE item_id IN ({marks})", chunk)
+                    self.db.execute(f"DELETE FROM items WHERE id IN ({marks})", chunk)
+                self.db.execute("DELETE FROM tombstones WHERE last_seen < ?", [forget_before])
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot prune {self.path}: {e}") from None
+        if ids:
+            log.info("pruned %d items", len(ids), extra={"items_pruned": len(ids)})
+        return len(ids)
 
     def _known_keys(self, source_id: str, keys: list[str]) -> dict[str, tuple[str, str, tuple[str, str]]]:
         """entry key -> (item id, stored content hash, (owner source, owner key)) for keys already carried."""
@@ -381,17 +485,23 @@ def _parse_time(value: str | None) -> datetime | None:
 _SCHEMA_V1 = [
     """CREATE TABLE sources (
         id TEXT PRIMARY KEY,
-        url TEXT NOT NULL,
+        url TEXT NOT NULL,             -- where to poll: config_url, or where a 301/308 moved it
+        config_url TEXT NOT NULL,      -- the URL the config gives
         title TEXT,
         etag TEXT,
         last_modified TEXT,
         last_status INTEGER,
         last_error TEXT,
         error_streak INTEGER NOT NULL DEFAULT 0,
+        failing_since TEXT,
+        gone INTEGER NOT NULL DEFAULT 0,
         last_checked_at TEXT,
         last_success_at TEXT,
+        last_full_at TEXT,
+        ttl REAL,                      -- seconds the feed asks between polls (RSS <ttl>)
         next_check_at TEXT
     )""",
+    "CREATE INDEX sources_next_check_at ON sources (next_check_at)",
     """CREATE TABLE items (
         id TEXT PRIMARY KEY,
         url_key TEXT,
@@ -411,6 +521,8 @@ _SCHEMA_V1 = [
     )""",
     "CREATE INDEX items_url_key ON items (url_key)",
     "CREATE INDEX items_published ON items (published)",
+    "CREATE INDEX items_first_seen ON items (first_seen)",
+    "CREATE INDEX items_source_published ON items (source_id, published)",
     """CREATE TABLE item_sources (
         source_id TEXT NOT NULL,
         key TEXT NOT NULL,
@@ -420,6 +532,16 @@ _SCHEMA_V1 = [
         PRIMARY KEY (source_id, key)
     )""",
     "CREATE INDEX item_sources_item_id ON item_sources (item_id)",
+    # A pruned item's identity, so it is not stored again while a source still carries it.
+    """CREATE TABLE tombstones (
+        source_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        url_key TEXT,
+        pruned_at TEXT NOT NULL,
+        last_seen TEXT NOT NULL,       -- last poll that still carried it
+        PRIMARY KEY (source_id, key)
+    )""",
+    "CREATE INDEX tombstones_url_key ON tombstones (url_key)",
     # Named as sqlite-utils names them, so `sqlite-utils search data/aggregator.db items ...` works.
     """CREATE VIRTUAL TABLE items_fts USING FTS5 (title, text, tokenize='trigram', content=items)""",
     """CREATE TRIGGER items_ai AFTER INSERT ON items BEGIN
