@@ -8,21 +8,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pythonjsonlogger.json import JsonFormatter
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from . import config as config_module
+from .cadence import Cadence
 from .config import Config
 from .errors import AggregatorError, ConfigError
 from .fetch import USER_AGENT, Fetcher
 from .publish import PublishSettings
 from .publish.selection import publish
 from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, refresh_all
+from .scheduler import Daemon
+from .serve import serve_forever
 from .store import Store
 from .topics import compile_topics
 
@@ -35,8 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # One-shot commands print their own summary (failed sources included), so their log shows
-    # only errors unless -v asks for more.
-    _setup_logging(args.verbose - args.quiet - 1)
+    # only errors unless -v asks for more; the daemons log warnings and one line per poll batch.
+    quiet_by_default = getattr(args, "handler", None) not in (cmd_run, cmd_serve)
+    _setup_logging(
+        args.verbose - args.quiet + (-1 if quiet_by_default else 1), getattr(args, "log_format", "text")
+    )
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_BAD_CONFIG
@@ -99,6 +111,33 @@ def build_parser() -> argparse.ArgumentParser:
         "aggregator publish",
     )
 
+    run = command(
+        "run",
+        cmd_run,
+        "Run the daemon in the foreground: scheduled polling, publishing and the HTTP server. "
+        "SIGTERM/SIGINT stop it, SIGHUP reloads the config.",
+        "aggregator run --log-format json",
+    )
+    serve = command(
+        "serve",
+        cmd_serve,
+        "Only serve the output folder over HTTP (with /healthz), without polling.",
+        "aggregator serve",
+    )
+    for sub in (run, serve):
+        sub.add_argument(
+            "--log-format", choices=("text", "json"), default="text", help="log line format on stderr"
+        )
+
+    sources = command(
+        "sources",
+        cmd_sources,
+        "Show every source with its last status, last success, error streak, items in the last 7 days, "
+        "next check, and dead/gone flags.",
+        "aggregator sources --json",
+    )
+    sources.add_argument("--json", action="store_true", help="print JSON for scripts")
+
     config_parser = commands.add_parser(
         "config",
         help="Work with the config file.",
@@ -159,6 +198,77 @@ def cmd_publish(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    asyncio.run(Daemon(config).run())
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve_forever(config.output.dir, config.server.host, config.server.port, stop)
+
+    asyncio.run(serve())
+    return EXIT_OK
+
+
+def cmd_sources(args: argparse.Namespace, config: Config) -> int:
+    now = datetime.now(UTC)
+    cadence = Cadence(dead_after=config.polling.dead_after)
+    with Store(config.database) as store:
+        store.sync_sources(config.sources)
+        states = store.source_states([s.id for s in config.sources])
+        recent = store.items_seen_since(now - timedelta(days=7))
+    rows = [
+        {
+            "id": state.source_id,
+            "url": state.url,
+            "last_status": state.last_status,
+            "last_error": state.last_error,
+            "last_checked_at": _iso(state.last_checked_at),
+            "last_success_at": _iso(state.last_success_at),
+            "error_streak": state.error_streak,
+            "items_7d": recent.get(state.source_id, 0),
+            "next_check_at": _iso(state.next_check_at),
+            "dead": cadence.is_dead(state, now),
+            "gone": state.gone,
+        }
+        for state in states
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    table = Table(box=None, header_style="bold")
+    for column in ("source", "status", "last status", "last success", "errors", "items 7d", "next check"):
+        table.add_column(column, justify="right" if column in ("errors", "items 7d") else "left")
+    for row in rows:
+        table.add_row(
+            row["id"],
+            "gone"
+            if row["gone"]
+            else "dead"
+            if row["dead"]
+            else "failing"
+            if row["error_streak"]
+            else "ok"
+            if row["last_checked_at"]
+            else "new",
+            str(row["last_status"] or "-"),
+            _ago(row["last_success_at"], now),
+            str(row["error_streak"]),
+            str(row["items_7d"]),
+            "never" if row["gone"] else _ago(row["next_check_at"], now) if row["next_check_at"] else "now",
+        )
+    Console(soft_wrap=True).print(table)
+    for row in rows:
+        if row["last_error"]:
+            print(f"  {row['id']}: {row['last_error']}")
+    return EXIT_OK
+
+
 def cmd_config_check(args: argparse.Namespace, config: Config) -> int:
     # load() already refused an invalid file; here we say what a valid one amounts to.
     print(f"{config.path}: OK")
@@ -185,6 +295,25 @@ async def _poll(
     )
     async with fetcher:
         return await refresh_all(sources, store, fetcher, on_done=advance)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _ago(iso: str | None, now: datetime) -> str:
+    """'5m ago' / 'in 2h' for a timestamp, '-' for none."""
+    if not iso:
+        return "-"
+    seconds = (datetime.fromisoformat(iso) - now).total_seconds()
+    amount = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if amount >= size:
+            text = f"{amount // size:.0f}{unit}"
+            break
+    else:
+        text = f"{amount:.0f}s"
+    return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
 def _publish_settings(config: Config) -> PublishSettings:
@@ -216,13 +345,19 @@ def _progress(show: bool, total: int) -> Iterator[Callable[[PollOutcome], None]]
         yield lambda outcome: progress.update(task, advance=1, last=outcome.source_id)
 
 
-def _setup_logging(level: int) -> None:
+def _setup_logging(level: int, log_format: str = "text") -> None:
     levels = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        # One object per line; structured `extra` keys (source_id, status, items_new...) become fields.
+        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", timestamp=False))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(
-        level=levels.get(level, logging.DEBUG if level > 1 else logging.ERROR),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        level=levels.get(level, logging.DEBUG if level > 1 else logging.ERROR), handlers=[handler]
     )
+    # APScheduler logs every job run at INFO; with a tick each second that would drown everything.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 if __name__ == "__main__":

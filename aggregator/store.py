@@ -138,25 +138,25 @@ class Store:
         return [source_id for _, source_id in sorted(due)[:limit]]
 
     def source_state(self, source_id: str) -> SourceState:
-        data = next(self.db.query("SELECT * FROM sources WHERE id = ?", [source_id]), None)
-        if data is None:
-            return SourceState(source_id)
-        return SourceState(
-            source_id=source_id,
-            url=data["url"],
-            etag=data["etag"],
-            last_modified=data["last_modified"],
-            last_status=data["last_status"],
-            last_error=data["last_error"],
-            error_streak=data["error_streak"] or 0,
-            failing_since=_parse_time(data["failing_since"]),
-            gone=bool(data["gone"]),
-            last_checked_at=_parse_time(data["last_checked_at"]),
-            last_success_at=_parse_time(data["last_success_at"]),
-            last_full_at=_parse_time(data["last_full_at"]),
-            ttl=data["ttl"],
-            next_check_at=_parse_time(data["next_check_at"]),
+        return self.source_states([source_id])[0]
+
+    def source_states(self, source_ids: list[str]) -> list[SourceState]:
+        """The stored state of each source, in the order given (a blank state for unknown ids)."""
+        rows: dict[str, dict] = {}
+        for chunk in _chunks(source_ids, 500):
+            marks = ",".join("?" * len(chunk))
+            rows.update(
+                (r["id"], r) for r in self.db.query(f"SELECT * FROM sources WHERE id IN ({marks})", chunk)
+            )
+        return [_state(rows[sid]) if sid in rows else SourceState(sid) for sid in source_ids]
+
+    def items_seen_since(self, since: datetime) -> dict[str, int]:
+        """source id -> how many items it brought that were first seen since `since`."""
+        rows = self.db.execute(
+            "SELECT source_id, count(*) FROM item_sources WHERE first_seen >= ? GROUP BY source_id",
+            [_format_time(since)],
         )
+        return dict(rows.fetchall())
 
     def save_state(self, state: SourceState) -> None:
         """Save a source's poll state alone (a failed or not-modified poll); items are untouched."""
@@ -462,6 +462,25 @@ class Store:
             )
             params = [pattern, limit]
         return [row[0] for row in self.db.execute(sql, params)]
+
+
+def _state(data: dict) -> SourceState:
+    return SourceState(
+        source_id=data["id"],
+        url=data["url"],
+        etag=data["etag"],
+        last_modified=data["last_modified"],
+        last_status=data["last_status"],
+        last_error=data["last_error"],
+        error_streak=data["error_streak"] or 0,
+        failing_since=_parse_time(data["failing_since"]),
+        gone=bool(data["gone"]),
+        last_checked_at=_parse_time(data["last_checked_at"]),
+        last_success_at=_parse_time(data["last_success_at"]),
+        last_full_at=_parse_time(data["last_full_at"]),
+        ttl=data["ttl"],
+        next_check_at=_parse_time(data["next_check_at"]),
+    )
 
 
 def _rank(item: Item) -> tuple:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -182,3 +182,34 @@ def test_unopenable_database_is_a_store_error(tmp_path):
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(StoreError, match="cannot open database"):
         Store(tmp_path / "dir.db")
+
+
+def test_prune_by_age_leaves_tombstones_that_keep_items_out(store):
+    assert len(save(store, "a", [make_item("a", "g1", "x.org/1")]).new) == 1
+    later = NOW + timedelta(days=91)
+    assert store.prune(later, max_age=90 * 86400) == 1
+    assert store.count_items() == 0
+    # The source still carries it: it is not stored again, from this source or another.
+    assert store.save_poll(store.source_state("a"), [make_item("a", "g1", "x.org/1")], later).changed == []
+    assert store.save_poll(store.source_state("b"), [make_item("b", "zz", "x.org/1")], later).changed == []
+    assert store.count_items() == 0
+    # A new item of the same source is stored as usual.
+    assert len(store.save_poll(store.source_state("a"), [make_item("a", "g2", "x.org/2")], later).new) == 1
+
+
+def test_prune_keeps_the_newest_items_per_source(store):
+    items = [
+        make_item("a", f"g{i}", f"x.org/{i}", published=datetime(2021, 1, i + 1, tzinfo=UTC))
+        for i in range(5)
+    ]
+    save(store, "a", items)
+    save(store, "b", [make_item("b", "b1", "y.org/1")])
+    assert store.prune(NOW, max_age=90 * 86400, max_items_per_source=2) == 3
+    assert sorted(s.item.key for s in store.stories()) == ["b1", "g3", "g4"]
+
+
+def test_old_tombstones_are_forgotten(store):
+    save(store, "a", [make_item("a", "g1", "x.org/1")])
+    store.prune(NOW + timedelta(days=91), max_age=90 * 86400)
+    store.prune(NOW + timedelta(days=91 + 91), max_age=90 * 86400)
+    assert store.db.execute("SELECT count(*) FROM tombstones").fetchone()[0] == 0

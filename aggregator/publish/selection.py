@@ -79,7 +79,7 @@ def publish(
             report.topics.append(compiled.topic.id)
             report.files.extend(written)
     report.files.extend(publish_index([(t.topic, stories[t.topic.id]) for t in topics], settings))
-    log.info("published %d topics, %d files", len(report.topics), len(report.files))
+    log.debug("published %d topics, %d files", len(report.topics), len(report.files))
     return report
 
 

@@ -1,0 +1,326 @@
+"""The daemon: scheduled polling, incremental publishing and the HTTP server in one process.
+
+Scheduling state lives in the database, not in APScheduler: one short tick job asks the store
+which sources are due and starts their polls, so a restart resumes every schedule exactly and a
+source that fell due while the daemon was down is polled once, soon after start. A poll batch
+logs one INFO line; topics touched by new or changed stories are republished on the next tick.
+
+Signals: SIGTERM and SIGINT stop (in-flight polls get a few seconds to finish, then are
+cancelled; a poll writes to the database in one synchronous transaction, so a cancelled one
+leaves nothing half-written), SIGHUP reloads the config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from . import config as config_module
+from .cadence import Cadence
+from .config import Config
+from .errors import AggregatorError, ConfigError, StoreError
+from .fetch import USER_AGENT, Fetcher
+from .metrics import Metrics
+from .models import Source
+from .publish import PublishSettings
+from .publish.selection import publish
+from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, refresh
+from .serve import Health, make_app, start
+from .store import Store
+from .topics import compile_topics
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 1.0
+STOP_GRACE_SECONDS = 5.0  # in-flight polls may finish within this; SIGTERM must end us within 10 s
+PRUNE_EVERY = timedelta(hours=1)
+COUNT_EVERY = timedelta(seconds=5)  # how fresh /healthz counts and /metrics gauges are
+STALLED_AFTER = 30.0  # seconds without a tick before /healthz answers 503
+
+
+class DaemonLock:
+    """An exclusive lock next to the database, so two daemons never poll the same sources."""
+
+    def __init__(self, database: Path):
+        self.path = Path(f"{database}.lock")
+        self._file = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")  # noqa: SIM115 - held open for the daemon's lifetime
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise StoreError(
+                f"another aggregator daemon (pid {holder}) is already running on {self.path.with_suffix('')}; "
+                "stop it first, or give this one another database"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+@dataclass
+class _Batch:
+    """Polls started by one tick; logged as one line when the last one ends."""
+
+    outcomes: list[PollOutcome] = field(default_factory=list)
+
+
+class Daemon:
+    def __init__(self, config: Config):
+        self.config = config
+        self.metrics = Metrics()
+        self.stop_event = asyncio.Event()
+        self.in_flight: dict[str, asyncio.Task] = {}
+        self.pending: set[str] = set()  # story ids changed since the last publish
+        self.last_tick = time.monotonic()
+        self.last_poll_at: datetime | None = None
+        self.next_prune = self.next_count = datetime.now(UTC)
+        self.counts: dict[str, int] = {}
+        self.items = 0
+        self._apply(config)
+
+    def _apply(self, config: Config) -> None:
+        self.config = config
+        self.sources = {s.id: s for s in config.sources}
+        self.topics = compile_topics(config.topics)
+        self.cadence = Cadence(max_backoff=config.polling.max_backoff, dead_after=config.polling.dead_after)
+        output = config.output
+        self.publish_settings = PublishSettings(output.dir, output.base_url, output.max_items, output.title)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    async def run(self) -> None:
+        lock = DaemonLock(self.config.database)
+        lock.acquire()
+        try:
+            with Store(self.config.database) as store:
+                self.store = store
+                await self._run()
+        finally:
+            lock.release()
+
+    async def _run(self) -> None:
+        config = self.config
+        self.store.sync_sources(config.sources)
+        self._publish(None)  # every topic has files from the first minute, and config changes show
+        polling = config.polling
+        self.fetcher = Fetcher(
+            timeout=polling.timeout,
+            max_body=polling.max_body,
+            user_agent=polling.user_agent or USER_AGENT,
+            concurrency=polling.concurrency,
+            per_host=polling.per_host,
+        )
+        app = make_app(config.output.dir, health=self.health, metrics=self.metrics)
+        runner = await start(app, config.server.host, config.server.port)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stop_event.set)
+        loop.add_signal_handler(signal.SIGINT, self.stop_event.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=TICK_SECONDS,
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+        )
+        log.info(
+            "daemon started: %d sources, %d topics, serving %s on http://%s:%d/",
+            len(config.sources),
+            len(config.topics),
+            config.output.dir,
+            config.server.host,
+            config.server.port,
+        )
+        try:
+            async with self.fetcher:
+                scheduler.start()
+                await self.stop_event.wait()
+                log.info("stopping: %d polls in flight", len(self.in_flight))
+                scheduler.shutdown(wait=False)
+                await self._drain()
+                if self.pending:
+                    self._publish(self.pending)
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            await runner.cleanup()
+        log.info("daemon stopped")
+
+    async def _drain(self) -> None:
+        tasks = list(self.in_flight.values())
+        if not tasks:
+            return
+        _, still = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+        for task in still:
+            task.cancel()
+        await asyncio.gather(*still, return_exceptions=True)
+        if still:
+            log.info("abandoned %d polls in flight; they run again after restart", len(still))
+
+    def reload(self) -> None:
+        """SIGHUP: read the config again; keep the old one if the new one is invalid."""
+        try:
+            new = config_module.load(self.config.path)
+        except ConfigError as e:
+            log.error("reload refused, keeping the running config:\n%s", e)
+            return
+        old = self.config
+        for name in ("database", "server", "polling"):
+            if getattr(new, name) != getattr(old, name):
+                log.warning("config %s changed: it takes effect after a restart", name)
+        new = config_module.Config(
+            path=new.path,
+            database=old.database,
+            output=new.output,
+            server=old.server,
+            polling=old.polling,
+            retention=new.retention,
+            sources=new.sources,
+            topics=new.topics,
+        )
+        added = set(s.id for s in new.sources) - set(self.sources)
+        removed = set(self.sources) - set(s.id for s in new.sources)
+        self._apply(new)
+        self.store.sync_sources(new.sources)
+        self._publish(None)
+        log.info(
+            "config reloaded: %d sources (%d added, %d removed), %d topics",
+            len(new.sources),
+            len(added),
+            len(removed),
+            len(new.topics),
+        )
+
+    # -- the tick -----------------------------------------------------------------------------------
+    async def tick(self) -> None:
+        self.last_tick = time.monotonic()
+        now = datetime.now(UTC)
+        try:
+            if self.pending:
+                changed, self.pending = self.pending, set()
+                self._publish(changed)
+            if now >= self.next_count:
+                self.next_count = now + COUNT_EVERY
+                self._count(now)
+            if now >= self.next_prune:
+                self.next_prune = now + PRUNE_EVERY
+                retention = self.config.retention
+                self.store.prune(now, retention.max_age, retention.max_items_per_source)
+            room = self.config.polling.concurrency * 2 - len(self.in_flight)
+            candidates = [sid for sid in self.sources if sid not in self.in_flight]
+            due = self.store.due_sources(now, candidates, room) if room > 0 else []
+        except AggregatorError as e:  # a locked or full database: say so, try again next tick
+            log.error("tick failed: %s", e)
+            return
+        if due:
+            batch = _Batch()
+            tasks = [self._start(self.sources[sid], batch) for sid in due]
+            asyncio.get_running_loop().create_task(self._log_batch(batch, tasks))
+
+    def _start(self, source: Source, batch: _Batch) -> asyncio.Task:
+        async def poll() -> None:
+            try:
+                outcome = await refresh(source, self.fetcher, self.store, cadence=self.cadence)
+            except AggregatorError as e:  # the store failed: recorded nowhere else, so log it
+                log.error("poll of %s could not be saved: %s", source.id, e, extra={"source_id": source.id})
+                outcome = PollOutcome(source.id, FAILED, error=str(e))
+            finally:
+                self.in_flight.pop(source.id, None)
+            batch.outcomes.append(outcome)
+            self.last_poll_at = datetime.now(UTC)
+            saved = outcome.saved
+            if saved:
+                self.pending.update(saved.changed)
+            self.metrics.poll_finished(
+                source.id,
+                outcome.status,
+                items_new=len(saved.new) if saved else 0,
+                items_updated=len(saved.updated) if saved else 0,
+                duration=outcome.seconds,
+            )
+
+        task = asyncio.get_running_loop().create_task(poll(), name=f"poll {source.id}")
+        self.in_flight[source.id] = task
+        return task
+
+    async def _log_batch(self, batch: _Batch, tasks: list[asyncio.Task]) -> None:
+        await asyncio.gather(*tasks, return_exceptions=True)
+        count = {
+            status: sum(o.status == status for o in batch.outcomes) for status in (OK, NOT_MODIFIED, FAILED)
+        }
+        new = sum(len(o.saved.new) for o in batch.outcomes if o.saved)
+        updated = sum(len(o.saved.updated) for o in batch.outcomes if o.saved)
+        log.info(
+            "polled %d sources: %d ok, %d not modified, %d failed; items: %d new, %d updated",
+            len(batch.outcomes),
+            count[OK],
+            count[NOT_MODIFIED],
+            count[FAILED],
+            new,
+            updated,
+            extra={"sources": len(batch.outcomes), "items_new": new, "items_updated": updated},
+        )
+
+    def _publish(self, changed: set[str] | None) -> None:
+        started = time.monotonic()
+        try:
+            report = publish(self.store, self.topics, self.publish_settings, changed)
+        except AggregatorError as e:  # a full disk or read-only folder: keep the changes for next time
+            log.error("publish failed, retrying on the next tick: %s", e)
+            if changed is not None:
+                self.pending |= changed
+            return
+        self.metrics.publish_finished(time.monotonic() - started, len(report.topics))
+        if report.topics:
+            log.info("published %s", ", ".join(report.topics), extra={"topics": report.topics})
+
+    # -- health ---------------------------------------------------------------------------------------
+    def _count(self, now: datetime) -> None:
+        """Refresh the source and item counts behind /healthz and the /metrics gauges."""
+        states = self.store.source_states(list(self.sources))
+        self.counts = {
+            "total": len(states),
+            "failing": sum(1 for s in states if s.error_streak and not s.gone),
+            "dead": sum(1 for s in states if not s.gone and self.cadence.is_dead(s, now)),
+            "gone": sum(1 for s in states if s.gone),
+        }
+        self.items = self.store.count_items()
+        self.metrics.set_sources(**self.counts)
+        self.metrics.set_items(self.items)
+
+    def health(self) -> Health:
+        """For /healthz: 503 once the tick has not run for STALLED_AFTER seconds. No database
+        work here: readers and probes may call it often; the tick keeps the counts fresh."""
+        since_tick = time.monotonic() - self.last_tick
+        detail = {
+            "ok": since_tick < STALLED_AFTER,
+            "seconds_since_tick": round(since_tick, 1),
+            "last_poll_at": self.last_poll_at.isoformat() if self.last_poll_at else None,
+            "polls_in_flight": len(self.in_flight),
+            "items": self.items,
+            "sources": self.counts,
+        }
+        return Health(ok=detail["ok"], detail=detail)
