@@ -250,9 +250,10 @@ def test_metrics_and_health(tmp_path, feed_server: FeedServer, daemons):
     daemon = Daemon(tmp_path, {"news": feed_server.serve("/feed", rss("AI one"))}).start()
     daemons.append(daemon)
     wait_for(lambda: b'outcome="ok"' in daemon.get("/metrics")[2], what="a poll counted")
-    status, _, body = daemon.get("/healthz")
-    health = json.loads(body)
-    assert status == 200 and health["ok"] and health["items"] == 1
+    # The counts behind /healthz are refreshed every few seconds by the tick.
+    health = wait_for(lambda: (h := json.loads(daemon.get("/healthz")[2]))["items"] == 1 and h, what="counts")
+    assert health["ok"] and health["sources"] == {"total": 1, "failing": 0, "dead": 0, "gone": 0}
+    assert health["last_poll_at"]
     assert daemon.stop() == 0
     lines = [json.loads(line) for line in daemon.log.read_text().splitlines() if line.startswith("{")]
     assert any(line["message"].startswith("polled 1 sources") for line in lines)

@@ -21,6 +21,7 @@ from aggregator.normalize import (
     sanitize_html,
     strip_tracking,
 )
+from aggregator.normalize.html import html_to_line
 from aggregator.parse import parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "parse"
@@ -254,12 +255,32 @@ def test_lazy_attribute_holding_a_data_uri_is_not_promoted() -> None:
 
 
 @pytest.mark.parametrize(
-    "html", ['<img "' * 30_000, '<img a="' * 30_000, '<img data-src="/a.jpg" src="x">' * 5_000]
+    "html",
+    [
+        '<img "' * 30_000,
+        '<img a="' * 30_000,
+        '<img data-src="/a.jpg" src="x">' * 5_000,
+        # Each block start tag makes an HTML parser search the stack of open elements for a <p>.
+        "<div>" * 100_000 + "x",
+        "<span>" * 20_000 + "<blockquote></blockquote>" * 20_000,
+        "<ul><li>" * 20_000,
+    ],
+    ids=["quotes", "attributes", "lazy", "deep-divs", "spans-then-blocks", "lists"],
 )
 def test_hostile_markup_takes_linear_time(html: str) -> None:
     start = time.perf_counter()
     sanitize_html(html, "https://e.com/")
+    html_to_line(html)
     assert time.perf_counter() - start < 2
+
+
+def test_nesting_past_the_limit_is_flattened() -> None:
+    html = "<div>" * 600 + "deep" + "</div>" * 600 + "<p>after</p>"
+    clean = sanitize_html(html, None)
+    assert (clean.count("<div>"), clean.count("</div>")) == (512, 512)
+    assert clean.endswith("deep" + "</div>" * 512 + "<p>after</p>")
+    shallow = "<p>para" * 5_000  # many tags, no depth: unchanged
+    assert sanitize_html(shallow, None) == "<p>para</p>" * 5_000
 
 
 def test_html_to_text() -> None:
@@ -405,6 +426,16 @@ def test_a_link_left_relative_has_no_url_key() -> None:
     assert item.content_html == '<a href="/x" rel="noopener noreferrer">x</a>'
 
 
+def test_urls_urllib_cannot_read_are_dropped() -> None:
+    first, second = from_fixture("urls/unreadable_urls.xml", url="https://broken.example.com/feed")
+    assert (first.link, first.url_key, first.thumbnail) == (None, None, None)
+    assert first.content_html == (
+        '<p><img> <a href="https://broken.example.com/relative" rel="noopener noreferrer">relative</a></p>'
+    )
+    assert (second.title, second.link) == ("Broken base", None)  # feedparser cannot resolve it either
+    assert one(RawItem(link="http://[oops/x", content='<img src="http://[x/a.png">')).link is None
+
+
 def test_relative_urls_with_xml_base() -> None:
     (item,) = from_fixture("urls/xml_base.xml", url="https://feeds.example.org/blog.xml")
     assert item.link == "https://blog.example.org/2024/03/relative-everything.html"
@@ -514,6 +545,13 @@ def test_content_hash_follows_what_readers_see() -> None:
         replace(raw, link="https://e.com/1"),
     ):
         assert one(changed).content_hash != first
+
+
+def test_an_items_own_fields_win_over_nested_ones() -> None:
+    first, _ = from_fixture("fields/nested_title_and_description.xml")
+    assert first.title == "Kubernetes security audit: what users need to know"
+    assert first.text == "The audit found no critical issues, and here is the whole article about it."
+    assert first.author == "Maya Chen"
 
 
 def test_json_content_text_stays_text() -> None:

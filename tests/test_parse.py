@@ -13,6 +13,7 @@ import pytest
 from aggregator.errors import ParseError
 from aggregator.parse import parse
 from aggregator.parse.charset import decode
+from aggregator.parse.dates import parse_date
 
 FIXTURES = Path(__file__).parent / "fixtures" / "parse"
 RSS = {"Content-Type": "application/rss+xml"}
@@ -121,6 +122,20 @@ def test_rss091_html_entities_survive_the_netscape_doctype() -> None:
     assert item.title == "La sécurité du logiciel libre en débat"
     assert item.summary == "Les développeurs\xa0: «\xa0il faut financer les mainteneurs\xa0»."
     assert feed.recovered_error is None
+
+
+def test_a_feed_inside_an_xhtml_page_is_read() -> None:
+    feed = parse_fixture("formats/xhtml_wrapped_atom.xml", "text/html")
+    assert feed.format == "atom10"
+    assert [(i.title, i.link) for i in feed.items] == [("Inside the page", "https://wrapped.example/1")]
+
+
+def test_nested_title_and_description_do_not_replace_the_items_own() -> None:
+    first, second = parse_fixture("fields/nested_title_and_description.xml").items
+    assert first.title == "Kubernetes security audit: what users need to know"
+    assert first.content is not None and first.content.startswith("<p>The audit found <b>no critical")
+    assert first.author == "Maya Chen"  # <author><name> and dc:creator name her once
+    assert (second.title, second.content, second.author) == ("Second post", "Body two.", "Li Wei")
 
 
 def test_empty_channel_is_a_feed_without_items() -> None:
@@ -234,10 +249,96 @@ UTF8_DECLARED = b'<?xml version="1.0" encoding="utf-8"?>'
             "text/xml; charset=utf-8",
             "<t>开源</t>",
         ),
+        # No BOM and no declaration: UTF-16 and UTF-32 by where the NUL bytes are.
+        ('<rss version="2.0">开源</rss>'.encode("utf-16-le"), "", '<rss version="2.0">开源</rss>'),
+        ('<rss version="2.0">开源</rss>'.encode("utf-16-be"), "", '<rss version="2.0">开源</rss>'),
+        ('<?xml version="1.0"?><t>开源</t>'.encode("utf-32-le"), "", "<t>开源</t>"),
+        ('<?xml version="1.0"?><t>开源</t>'.encode("utf-32-be"), "", "<t>开源</t>"),
+        # A GBK body labelled UTF-8 by a server default and by its declaration: GB18030.
+        (
+            UTF8_DECLARED + "<t>百度飞桨发布新版本，开源中国报道</t>".encode("gbk"),
+            "text/xml; charset=utf-8",
+            "百度飞桨发布新版本，开源中国报道",
+        ),
+        # ...but stray Windows-1252 quotes in a UTF-8 document stay one U+FFFD each.
+        (
+            UTF8_DECLARED + b"<t>it\x92s \x93quoted\x94 \xe2\x80\x94 ok</t>",
+            "",
+            "it\ufffds \ufffdquoted\ufffd \u2014 ok",
+        ),
+        # Big5 labels read Hong Kong (HKSCS) characters too.
+        (b"<t>" + "香港嘅嘢㗎".encode("big5hkscs") + b"</t>", "text/xml; charset=big5", "香港嘅嘢㗎"),
     ],
 )
 def test_charset_decisions(body: bytes, content_type: str, text: str) -> None:
     assert text in decode(body, content_type)
+
+
+# -- dates -------------------------------------------------------------------------------------
+
+
+def test_dates_feedparser_misreads() -> None:
+    items = parse_fixture("dates/odd_forms.xml").items
+    assert {i.title: i.published or i.updated for i in items} == {
+        "slashes": datetime(2021, 1, 10, 14, 33, tzinfo=UTC),  # feedparser: this month of 2021
+        "chinese": datetime(2021, 7, 5, tzinfo=UTC),
+        "chinese with time": datetime(2021, 7, 5, 23, 58, tzinfo=UTC),
+        "chinese weekday": datetime(2021, 7, 5, 15, 58, tzinfo=UTC),
+        "gmt plus": datetime(2021, 7, 5, 15, 58, tzinfo=UTC),
+        "no zone": datetime(2021, 7, 5, 23, 58, tzinfo=UTC),
+        "unix": datetime(2021, 7, 5, 15, 58, tzinfo=UTC),  # feedparser: a day in 2016
+        "named zone": datetime(2021, 7, 6, 4, 58, tzinfo=UTC),  # EST: feedparser's reading
+        "dc date": datetime(2021, 7, 5, 8, 0, tzinfo=UTC),  # dc:date is the updated date
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2021/07/05 23:58:00 +0800", datetime(2021, 7, 5, 15, 58, tzinfo=UTC)),
+        ("2021.7.5", datetime(2021, 7, 5, tzinfo=UTC)),
+        ("2021年7月5日 8时5分", datetime(2021, 7, 5, 8, 5, tzinfo=UTC)),
+        ("1625500680123", datetime(2021, 7, 5, 15, 58, tzinfo=UTC)),  # milliseconds
+        ("周一, 5 July 2021 23:58 UTC+08:00", datetime(2021, 7, 5, 15, 58, tzinfo=UTC)),
+        # Left to feedparser: forms it reads right, or cannot be told apart.
+        ("2021-07-05 23:58:00", None),
+        ("Mon, 05 Jul 2021 23:58:00 CST", None),
+        # Not dates.
+        ("2021/13/45", None),
+        ("Mon, 05 Jul 2021 23:58:00 +9999", None),
+        ("Mon, 05 Foo 2021 23:58:00", None),
+        ("not a date", None),
+        ("", None),
+    ],
+)
+def test_parse_date(text: str, expected: datetime | None) -> None:
+    assert parse_date(text) == expected
+
+
+def test_json_feed_dates_in_odd_forms() -> None:
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "items": [{"id": "1", "date_published": "2021年7月5日", "date_modified": "2021/07/06 08:00"}],
+        }
+    ).encode()
+    (item,) = parse(body, {}, "https://j/").items
+    assert (item.published, item.updated) == (
+        datetime(2021, 7, 5, tzinfo=UTC),
+        datetime(2021, 7, 6, 8, tzinfo=UTC),
+    )
+
+
+# -- identity ----------------------------------------------------------------------------------
+
+
+def test_guids_stay_as_written() -> None:
+    items = parse_fixture("identity/guids_stay_as_written.xml", url="https://news.example.cn/rss").items
+    assert [(i.guid, i.link) for i in items] == [
+        ("148720", "https://news.example.cn/a/1"),
+        ("/news/148721", "https://news.example.cn/news/148721"),  # a permalink: its link resolves
+        ("Item 3, final", "https://news.example.cn/a/3"),
+    ]
 
 
 # -- URLs --------------------------------------------------------------------------------------
@@ -258,6 +359,24 @@ def test_relative_urls_resolve_against_the_document_url() -> None:
     assert feed.link == "https://news.example.com/"
     assert item.link == "https://news.example.com/articles/42"
     assert item.base == "https://news.example.com/feeds/all.xml"
+
+
+def test_urls_urllib_cannot_read_are_dropped() -> None:
+    feed = parse_fixture("urls/unreadable_urls.xml", url="https://broken.example.com/feed")
+    first, second = feed.items
+    assert feed.link is None
+    assert (first.link, first.enclosures, first.media_thumbnails) == (None, [], [])
+    assert (second.title, second.base) == ("Broken base", "https://broken.example.com/feed")
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "feed_url": 5,
+            "home_page_url": "http://[oops/",
+            "items": [{"id": "1", "url": "http://[oops/1", "image": "/img.png"}],
+        }
+    ).encode()
+    (item,) = parse(body, {}, "https://j.example/feed.json").items
+    assert (item.link, item.media_thumbnails) == (None, ["https://j.example/img.png"])
 
 
 def test_thumbnail_candidates() -> None:
@@ -352,6 +471,41 @@ def test_ampersands_in_cdata_are_left_alone() -> None:
     assert feed.recovered_error is None
 
 
+def test_references_to_forbidden_characters_are_repaired() -> None:
+    feed = parse_fixture("illformed/forbidden_characters.xml")
+    assert [i.title for i in feed.items] == [
+        "Surrogate \ufffd here",
+        "Nul \ufffd and huge \ufffd and \ufffd",
+        "Vertical tab and escape",
+        "Fine 中文 😀",
+    ]
+    assert feed.recovered_error == (
+        "ill-formed XML: control characters removed; references to characters XML forbids read as U+FFFD"
+    )
+
+
+def test_blank_lines_before_the_xml_declaration() -> None:
+    feed = parse_fixture("illformed/blank_lines_before_declaration.xml")
+    assert [(i.title, i.author) for i in feed.items] == [("After blank lines", "Ann")]
+    assert feed.recovered_error is None
+
+
+def test_entities_expanding_into_each_other_are_not_expanded() -> None:
+    start = time.perf_counter()
+    feed = parse_fixture("illformed/entity_expansion.xml")
+    assert time.perf_counter() - start < 1
+    assert [(i.title, i.link) for i in feed.items] == [("Laugh: &h;", "https://e.example/1")]
+
+
+def test_plain_entity_declarations_expand() -> None:
+    feed = parse_fixture("illformed/plain_entity_declaration.xml")
+    assert (feed.title, feed.items[0].title, feed.recovered_error) == (
+        "Example News",
+        "© 2024 Example News",
+        None,
+    )
+
+
 def test_truncated_document_is_recovered() -> None:
     feed = parse_fixture("illformed/truncated.xml")
     assert feed.format == "rss20"
@@ -381,6 +535,13 @@ def test_truncated_document_is_recovered() -> None:
             "the root element <sitemap> is not RSS, Atom or RDF",
         ),
         (b'<?xml version="1.0"?><unclosed', "application/xml", "not well-formed XML"),
+        # Valid JSON that Python will not build: nesting past the recursion limit, a huge number.
+        (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "application/json", "unreadable JSON (RecursionError"),
+        (
+            b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": 1' + b"0" * 5000 + b"}]}",
+            "application/feed+json",
+            "unreadable JSON (ValueError",
+        ),
     ],
 )
 def test_not_a_feed(body: bytes, content_type: str, reason: str) -> None:
@@ -397,8 +558,22 @@ def test_not_a_feed(body: bytes, content_type: str, reason: str) -> None:
         b"<!--a-->" * 50_000,
         b'<rss version="2.0"><channel><item><title>x</title>' + b"<![CDATA[ & " * 30_000,
         b"<html><head>" + b"<link rel=alternate " * 20_000,
+        # Python's SAX driver looks attributes up one by one: 20,000 on one element took seconds.
+        b'<rss version="2.0"><channel><item><enclosure '
+        + b" ".join(b'a%d="1"' % i for i in range(20_000))
+        + b' url="https://e.example/a.jpg"/></item></channel></rss>',
+        b'<rss version="2.0"><channel><item><title>' + b"<b>" * 20_000 + b"</title></item></channel></rss>",
+        b'<rss version="2.0"><channel>' + b"<item><title>x &#xD800; &bogus;</title></item>" * 5_000,
     ],
-    ids=["declarations", "comments", "unclosed-cdata", "unclosed-links"],
+    ids=[
+        "declarations",
+        "comments",
+        "unclosed-cdata",
+        "unclosed-links",
+        "many-attributes",
+        "unclosed-tags",
+        "ill-formed-items",
+    ],
 )
 def test_hostile_bodies_take_linear_time(body: bytes) -> None:
     start = time.perf_counter()

@@ -15,6 +15,12 @@ tracking parameters (urls.strip_tracking).
 Lazy-loaded images keep their real URL in data-src, data-original, data-lazy-src or
 data-actualsrc and a placeholder in src. nh3 keeps those attributes (URL-checked like src) and
 the first non-empty one then replaces src; the step runs only when the output has one.
+
+Elements nest at most MAX_DEPTH deep; deeper start tags are dropped with their end tags, as
+Chromium's parser stops nesting at 512 (kMaximumHTMLParserDOMTreeDepth). Before each start tag
+of a block such as div, ul or blockquote, an HTML parser looks for an open <p> through the whole
+stack of open elements (https://html.spec.whatwg.org/#has-an-element-in-button-scope), so a body
+of 20,000 unclosed tags costs nh3 a second and 300,000 of them minutes.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from typing import Any
 
 import nh3
 
-from aggregator.normalize.urls import absolute_url, scheme_of, strip_tracking
+from aggregator.normalize.urls import absolute_url, is_web_url, scheme_of, strip_tracking
 
 TAGS = frozenset(
     {
@@ -83,6 +89,21 @@ IMG_TAG = re.compile(r'<img\b(?:[^>"]|"[^"]*")*>')
 TAG_ATTRIBUTE = re.compile(r'\s([\w-]+)="([^"]*)"')  # values stay escaped
 _LAZY_ATTRIBUTE = re.compile(r'\sdata-(?:src|original|lazy-src|actualsrc)="')
 
+MAX_DEPTH = 512
+# Any start or end tag of untrusted HTML, roughly: "[^<>]*" stops at the next "<", so that a body
+# of unclosed "<a" costs one scan, not one per "<a".
+_ANY_TAG = re.compile(r"<(/?)([A-Za-z][\w:-]*)[^<>]*>")
+# Elements that never stay open around their next sibling: void ones, and those whose end tag is
+# implied by the next of their kind (<p>, <li>, <td>, ...). They add no depth.
+_FLAT = frozenset(
+    {
+        *("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track"),
+        *("wbr", "param", "keygen", "frame", "basefont", "bgsound"),
+        *("p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "tbody", "thead", "tfoot"),
+        *("colgroup", "caption", "rb", "rt", "rtc", "rp", "html", "head", "body"),
+    }
+)
+
 
 def sanitize_html(html: str, base: str | None) -> str:
     """Sanitize an item's HTML with the allowlist above; relative URLs resolve against `base`."""
@@ -94,12 +115,13 @@ def sanitize_html(html: str, base: str | None) -> str:
             return safe_url(value, base, image=tag == "img" and name == "src")
         return value
 
-    clean = nh3.clean(html, attribute_filter=filter_attribute, **_NH3_OPTIONS)
+    clean = nh3.clean(limit_depth(html), attribute_filter=filter_attribute, **_NH3_OPTIONS)
     return IMG_TAG.sub(_promote_lazy, clean) if _LAZY_ATTRIBUTE.search(clean) else clean
 
 
 def safe_url(url: str, base: str | None, *, image: bool = False) -> str | None:
-    """`url` made absolute and stripped of tracking, or None when its scheme is not allowed.
+    """`url` made absolute and stripped of tracking, or None when its scheme is not allowed or
+    it is no URL (an http(s) URL without a host, or one urllib cannot read).
 
     `image` allows a data: URL of a raster image (for <img src>).
     """
@@ -113,7 +135,7 @@ def safe_url(url: str, base: str | None, *, image: bool = False) -> str | None:
         scheme = scheme_of(url)
         if scheme == "":  # no usable base: keep the relative URL rather than lose the link
             return url or None
-    return strip_tracking(url.strip()) if scheme in ("http", "https") else None
+    return strip_tracking(url.strip()) if is_web_url(url) else None
 
 
 def html_to_text(html: str) -> str:
@@ -128,8 +150,38 @@ def html_to_text(html: str) -> str:
 
 def html_to_line(html: str) -> str:
     """One line of plain text from untrusted HTML (a title): tags dropped, script/style content too."""
-    text = unescape(nh3.clean(html, tags=set(), clean_content_tags={"script", "style"}))
+    text = unescape(nh3.clean(limit_depth(html), tags=set(), clean_content_tags={"script", "style"}))
     return " ".join(text.split())
+
+
+def limit_depth(html: str) -> str:
+    """`html` without the start tags nested deeper than MAX_DEPTH, and their end tags.
+
+    Depth is counted over the tags as written, each end tag closing the innermost open element:
+    exact for well-formed HTML, and an upper bound otherwise. A deeper start tag is dropped and
+    so is the next end tag, which closes it.
+    """
+    if html.count("<") <= MAX_DEPTH:  # too few tags to nest that deep
+        return html
+    depth = dropped = 0
+
+    def keep(match: re.Match[str]) -> str:
+        nonlocal depth, dropped
+        if match.group(2).lower() in _FLAT:
+            return match.group(0)
+        if not match.group(1):  # a start tag
+            if depth < MAX_DEPTH:
+                depth += 1
+                return match.group(0)
+            dropped += 1
+            return ""
+        if dropped:
+            dropped -= 1
+            return ""
+        depth = max(depth - 1, 0)
+        return match.group(0)
+
+    return _ANY_TAG.sub(keep, html)
 
 
 def _promote_lazy(match: re.Match[str]) -> str:

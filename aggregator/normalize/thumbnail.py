@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from html import unescape
 from itertools import chain
-from urllib.parse import urlsplit
 
 from aggregator.models import RawItem
 from aggregator.normalize.html import IMG_TAG, TAG_ATTRIBUTE
 from aggregator.normalize.urls import absolute_url, is_web_url
+from aggregator.parse.urls import url_path
 from aggregator.parse.xmlfeed import IMAGE_EXTENSIONS
 
 _PLACEHOLDER = re.compile(
@@ -42,7 +42,7 @@ def is_image(url: str, mime_type: str | None) -> bool:
     if mime_type.startswith("image/"):
         return True
     untyped = mime_type in ("", "application/octet-stream")
-    return untyped and urlsplit(url).path.lower().endswith(IMAGE_EXTENSIONS)
+    return untyped and url_path(url).lower().endswith(IMAGE_EXTENSIONS)
 
 
 def first_content_image(html: str) -> str | None:

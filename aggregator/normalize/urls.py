@@ -83,12 +83,17 @@ def strip_tracking(url: str) -> str:
 
 
 def absolute_url(url: str | None, base: str | None) -> str | None:
-    """`url` resolved against `base`; None when empty. Relative URLs stay relative without a base."""
+    """`url` resolved against `base`; None when empty, or when urllib cannot read it or its base
+    ("http://[oops": an unclosed IPv6 literal raises ValueError). Relative URLs stay relative
+    without a base."""
     if not url or not url.strip():
         return None
     url = url.strip()
     if base and not _SCHEME.match(url):
-        return urljoin(base, url)
+        try:
+            return urljoin(base, url)
+        except ValueError:
+            return None
     return url
 
 
@@ -104,7 +109,12 @@ def scheme_of(url: str) -> str:
 
 def is_web_url(url: str | None) -> bool:
     """Whether `url` is an absolute http(s) URL."""
-    return bool(url) and scheme_of(url) in ("http", "https") and bool(urlsplit(url.strip()).netloc)
+    if not url or scheme_of(url) not in ("http", "https"):
+        return False
+    try:
+        return bool(urlsplit(url.strip()).netloc)
+    except ValueError:  # "http://[oops": an unclosed IPv6 literal
+        return False
 
 
 def canonical_url(url: str) -> str:

@@ -2,19 +2,25 @@
 
 Order (the first that applies wins):
 
-1. A byte-order mark (UTF-8, UTF-16, UTF-32), or UTF-16 sniffed from ``<?`` without one
-   (XML 1.0 appendix F, https://www.w3.org/TR/xml/#sec-guessing).
+1. A byte-order mark (UTF-8, UTF-16, UTF-32), or UTF-16 and UTF-32 sniffed without one from the
+   NUL bytes around the first ``<`` (XML 1.0 appendix F, https://www.w3.org/TR/xml/#sec-guessing).
+   Such a body is otherwise valid UTF-8 (NUL is a valid character there), and would reach the
+   XML parser as "<\x00r\x00s\x00s...".
 2. UTF-8, when the body is valid UTF-8. Text in a legacy encoding is practically
    never valid UTF-8, while servers often announce a wrong default charset (ISO-8859-1, GBK) for
    UTF-8 documents; trusting the bytes here costs one decode, which is also the result.
 3. The Content-Type charset, then the XML declaration's encoding, each tried strictly.
-4. UTF-8 with U+FFFD for the bad bytes, when UTF-8 was declared or nothing was and the body is
+4. For a body declared UTF-8 (and nothing else) that is mostly GB2312 double-byte text, not
+   UTF-8 with a stray byte: GB18030 with U+FFFD for the bad bytes. A GBK feed served with a
+   server-wide "charset=utf-8" is a classic of Chinese sites; stray Windows-1252 quotes in a
+   UTF-8 document never form GB2312 pairs, so they keep the next rule.
+5. UTF-8 with U+FFFD for the bad bytes, when UTF-8 was declared or nothing was and the body is
    mostly valid UTF-8: one stray byte must not turn a whole Chinese feed into Windows-1252.
-5. For undeclared bodies: GB18030, then Windows-1252 (a best effort: XML says an undeclared
+6. For undeclared bodies: GB18030, then Windows-1252 (a best effort: XML says an undeclared
    document is UTF-8, so such a body is broken anyway). GB18030 first because Latin text almost
    always has an accented letter before a space or punctuation, which GB18030 rejects, while GBK
    text often has no byte that Windows-1252 rejects.
-6. The first declared encoding with U+FFFD replacement, so one corrupt byte in a GBK feed costs
+7. The first declared encoding with U+FFFD replacement, so one corrupt byte in a GBK feed costs
    one character, not the whole document.
 
 Labels map to the codec that decodes what documents labelled so really contain, as browsers do
@@ -85,10 +91,9 @@ def decode(body: bytes, content_type: str = "") -> str:
     for bom, encoding in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(encoding, "replace")
-    if body.startswith(b"<\x00?\x00"):
-        return body.decode("utf-16-le", "replace")
-    if body.startswith(b"\x00<\x00?"):
-        return body.decode("utf-16-be", "replace")
+    sniffed = _sniff_wide(body[:4])
+    if sniffed:
+        return body.decode(sniffed, "replace")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
@@ -102,7 +107,9 @@ def decode(body: bytes, content_type: str = "") -> str:
             except UnicodeDecodeError:
                 continue
     text = body.decode("utf-8", "replace")
-    if "utf-8" in declared or (not declared and _mostly_utf8(text)):
+    if set(declared) == {"utf-8"} and _mostly_valid(body.decode("gb2312", "replace")):
+        return body.decode("gb18030", "replace")
+    if "utf-8" in declared or (not declared and _mostly_valid(text)):
         return text
     if not declared:
         for codec in ("gb18030", "cp1252"):
@@ -113,10 +120,26 @@ def decode(body: bytes, content_type: str = "") -> str:
     return body.decode(declared[0], "replace") if declared else text
 
 
-def _mostly_utf8(text: str) -> bool:
-    """Whether text decoded as UTF-8 with replacement holds far more valid multi-byte characters
-    than U+FFFD: a UTF-8 document with a stray byte, not a legacy-encoded one (whose bytes almost
-    never form valid UTF-8 sequences)."""
+def _sniff_wide(start: bytes) -> str | None:
+    """UTF-32 or UTF-16 without a BOM, from where the NUL bytes sit around an ASCII first character."""
+    if len(start) < 4 or b"\x00" not in start:
+        return None
+    if start[:3] == b"\x00\x00\x00" and start[3]:
+        return "utf-32-be"
+    if start[1:] == b"\x00\x00\x00" and start[0]:
+        return "utf-32-le"
+    if start[0] == 0 and start[2] == 0 and start[1] and start[3]:
+        return "utf-16-be"
+    if start[1] == 0 and start[3] == 0 and start[0] and start[2]:
+        return "utf-16-le"
+    return None
+
+
+def _mostly_valid(text: str) -> bool:
+    """Whether text decoded with U+FFFD replacement holds far more valid multi-byte characters
+    than U+FFFD: a document in that encoding with a stray byte, not one in another encoding. A
+    legacy-encoded body almost never forms valid UTF-8 sequences, and UTF-8 text pairs up as GB2312
+    about as often as not."""
     bad = text.count("\ufffd")
     multibyte_extra = len(text.encode("utf-8")) - len(text) - 2 * bad  # U+FFFD is 3 bytes
     return multibyte_extra > 10 * bad

@@ -12,11 +12,12 @@ import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin
 
 from aggregator.errors import ParseError
 from aggregator.models import ParsedFeed, RawItem
+from aggregator.parse.dates import parse_date
 from aggregator.parse.plaintext import text_to_html
+from aggregator.parse.urls import resolve_url
 
 _VERSION = re.compile(r"^https?://jsonfeed\.org/version/(\d+)(?:\.(\d+))?/?$", re.IGNORECASE)
 
@@ -27,6 +28,10 @@ def parse_json_feed(text: str, url: str) -> ParsedFeed:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ParseError(f"not a feed: invalid JSON ({exc.msg} at line {exc.lineno})") from exc
+    except (ValueError, RecursionError) as exc:
+        # Valid JSON that Python will not build: a number past 4,300 digits (ValueError, CVE-2020-10735),
+        # or nesting deeper than the interpreter's recursion limit.
+        raise ParseError(f"not a feed: unreadable JSON ({type(exc).__name__}: {exc})") from exc
     if not isinstance(doc, dict):
         raise ParseError(f"not a feed: JSON {type(doc).__name__}, where a JSON Feed is an object")
     version = doc.get("version")
@@ -34,11 +39,7 @@ def parse_json_feed(text: str, url: str) -> ParsedFeed:
     if match is None:
         raise ParseError('not a feed: JSON without a JSON Feed "version" (https://jsonfeed.org/version/1.1)')
 
-    base = url
-    for key in ("feed_url", "home_page_url"):
-        if _text(doc.get(key)):
-            base = urljoin(url, doc[key].strip())
-            break
+    base = _url(doc.get("feed_url"), url) or _url(doc.get("home_page_url"), url) or url
     feed_author = _authors(doc)
     items = doc.get("items")
     return ParsedFeed(
@@ -92,8 +93,7 @@ def _text(value: Any) -> str | None:
 
 
 def _url(value: Any, base: str) -> str | None:
-    text = value.strip() if isinstance(value, str) else ""
-    return urljoin(base, text) if text else None
+    return resolve_url(base, value) if isinstance(value, str) else None
 
 
 def _authors(obj: dict[str, Any]) -> str | None:
@@ -106,10 +106,13 @@ def _authors(obj: dict[str, Any]) -> str | None:
 
 
 def _date(value: Any) -> datetime | None:
-    """An RFC 3339 date (the spec's format), or an RFC 822 one (seen in the wild), in UTC."""
+    """An RFC 3339 date (the spec's format), or an RFC 822 or other form seen in the wild
+    (dates.parse_date), in UTC."""
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
+    if found := parse_date(text):
+        return found
     try:
         parsed = datetime.fromisoformat(text.upper())  # upper(): RFC 3339 allows "t" and "z"
     except ValueError:

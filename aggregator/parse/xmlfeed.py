@@ -6,13 +6,21 @@ https://help.apple.com/itc/podcasts_connect/#/itcb54353390.
 
 feedparser runs with sanitize_html=False and resolve_relative_uris=False: normalize sanitizes the
 HTML once and resolves its URLs in the same pass (DESIGN.md, "Facts measured here": feedparser's
-own sanitizer and URI rewriting are 60-70% of its cost). feedparser still resolves the link-type
-elements (link, guid, Atom hrefs) against xml:base and the Content-Location we give it; media,
-enclosure and iTunes URLs it leaves alone, so they are resolved here.
+own sanitizer and URI rewriting are 60-70% of its cost). feedparser resolves the link-type
+elements (link, permalink guid, Atom hrefs) against xml:base only: it is given no document URL,
+because it would resolve guids against it too ("148720" would become
+"https://example.com/148720"), and a guid is an identifier, not a link: the keys of every item
+would change when the feed moves. Links, bases, media, enclosure and iTunes URLs are resolved
+against the document URL here.
+
+feedparser files a value under the entry's key from the first, least nested element, but fills
+the key's *_detail from the last element of that name, however nested: Google's Cloud blog puts
+`<author><title>Product Manager</title></author>` and an Open Graph `<og><title>` in its items.
+So the values are taken from the entry's keys, and a detail only describes a value it holds.
 
 feedparser gets the text already decoded (charset.py), re-encoded as UTF-8 and labelled so: its
 own charset rules follow RFC 3023 to the letter (text/xml without a charset is US-ASCII) and fall
-back to Windows-1252 silently.
+back to Windows-1252 silently. It also gets it repaired (repair.py).
 """
 
 from __future__ import annotations
@@ -23,15 +31,17 @@ import re
 import time
 import xml.sax
 from datetime import UTC, datetime
-from html.entities import html5
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import feedparser
 
 from aggregator.errors import ParseError
 from aggregator.models import ParsedFeed, RawItem
+from aggregator.parse.dates import parse_date
 from aggregator.parse.plaintext import text_to_html
+from aggregator.parse.repair import repair
+from aggregator.parse.urls import resolve_url, url_path
 
 _HTML_TYPES = {"text/html", "application/xhtml+xml", "html", "xhtml"}
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".bmp")  # untyped images, by name
@@ -40,16 +50,9 @@ _NAME = re.compile(r"[A-Za-z_][\w:.-]*")
 _LINK_TAG = re.compile(r"<link\b[^>]*>", re.I)
 _ATTRIBUTE = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
 _FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+json", "application/rdf+xml"}
-
-# Entity repairs, made outside CDATA sections (whose text is literal) before feedparser sees the
-# document: HTML named entities are undefined in XML, so expat rejects them without a DOCTYPE and
-# silently drops them with one (RSS 0.91's Netscape DOCTYPE): "d&eacute;j&agrave;" would read "dj".
-# They become numeric references. A bare "&" (a URL's "?a=1&b=2" pasted unescaped) makes the
-# document ill-formed, and feedparser's lenient parser then reads "&lang=en" as the entity "〈=en";
-# it becomes "&amp;".
-_CDATA = re.compile(r"(<!\[CDATA\[.*?\]\]>)", re.S)
-_HTML_ENTITY = re.compile(r"&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z][A-Za-z0-9]{1,31};)")
-_BARE_AMPERSAND = re.compile(r"&(?![A-Za-z][A-Za-z0-9]*;|#[0-9]+;|#[xX][0-9A-Fa-f]+;)")
+_SPACE = re.compile(r"\s*")
+# Root elements of the feed formats feedparser reads, found inside an XHTML page that wraps one.
+_FEED_ROOT = re.compile(r"<(?:feed|rss|rdf:RDF)[\s>]")
 
 
 def parse_xml_feed(text: str, headers: dict[str, str], url: str) -> ParsedFeed:
@@ -58,23 +61,27 @@ def parse_xml_feed(text: str, headers: dict[str, str], url: str) -> ParsedFeed:
     `headers` are the response headers with lower-cased names; `url` is where the document came
     from, the base for its relative links.
     """
-    root = _first_element(text)
-    if root is not None and root.lower() in ("html", "head", "body"):
+    root, root_start = _first_element(text)
+    html_page = root is not None and root.lower() in ("html", "head", "body")
+    # An XHTML page that wraps a feed (a blog template gone wrong) is read as feedparser reads it.
+    if html_page and not _FEED_ROOT.search(text):
         raise ParseError(f"not a feed: {_html_page(text, url)}")
-    text, bare_ampersands = _repair_entities(text)
-    data = text.encode("utf-8")
-    result = feedparser.parse(
-        io.BytesIO(data),
-        response_headers={
-            **headers,
-            "content-type": "application/xml; charset=utf-8",
-            "content-location": url,
-        },
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    text, repairs = repair(text, root_start)
+    try:
+        result = feedparser.parse(
+            io.BytesIO(text.encode("utf-8")),
+            response_headers={"content-type": "application/xml; charset=utf-8"},
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as exc:
+        # feedparser's lenient parser has crashed on hostile documents in ways repair() does not
+        # foresee; that is this document's problem, recorded on its source, not the poll's.
+        raise ParseError(f"not a feed: feedparser failed: {type(exc).__name__}: {exc}") from exc
     version = result.get("version") or ""
     entries = result.get("entries") or []
+    if html_page and not entries:
+        raise ParseError(f"not a feed: {_html_page(text, url)}")
     if not version and not entries:
         raise ParseError(f"not a feed: {_why_not(text, root, result)}")
 
@@ -83,58 +90,83 @@ def parse_xml_feed(text: str, headers: dict[str, str], url: str) -> ParsedFeed:
     return ParsedFeed(
         format=version or "unknown",
         title=feed.get("title") or "",
-        link=feed.get("link") or None,
+        link=resolve_url(url, feed.get("link")),
         ttl_minutes=_ttl(feed.get("ttl")),
         items=[_item(entry, url, feed_author) for entry in entries],
-        recovered_error=_recovered_error(result, bare_ampersands),
+        recovered_error=_recovered_error(result, repairs),
     )
 
 
 def _item(entry: Any, url: str, feed_author: str | None) -> RawItem:
-    content, content_base = _richest_content(entry)
-    summary_detail = entry.get("summary_detail") or {}
-    title_detail = entry.get("title_detail") or {}
-    base = content_base or summary_detail.get("base") or title_detail.get("base") or url
-    title = title_detail.get("value", entry.get("title"))
+    summary_detail = _detail(entry, "summary")
+    title_detail = _detail(entry, "title")
+    content, content_base = _richest_content(entry, summary_detail)
+    base = resolve_url(url, content_base or summary_detail.get("base") or title_detail.get("base")) or url
     summary = _as_html(summary_detail) or None
-    media_images = [m["url"] for m in entry.get("media_content") or [] if m.get("url") and _is_image(m)]
+    media_images = [
+        image
+        for media in entry.get("media_content") or []
+        if (image := resolve_url(base, media.get("url"))) and _is_image(media, image)
+    ]
     enclosures = [
-        (urljoin(base, link["href"].strip()), link.get("type") or "")
+        (href, link.get("type") or "")
         for link in entry.get("links") or []
-        if link.get("rel") == "enclosure" and link.get("href")
+        if link.get("rel") == "enclosure" and (href := resolve_url(base, link.get("href")))
     ]
     return RawItem(
         guid=(entry.get("id") or "").strip() or None,
-        link=_link(entry),
-        title=title,
+        link=_link(entry, url),
+        title=title_detail.get("value"),
         title_is_html=title_detail.get("type") in _HTML_TYPES,
-        content=content or summary,
+        content=content,
         summary=summary,
         base=base,
         author=_author(entry) or feed_author,
-        published=_utc(entry.get("published_parsed") or entry.get("created_parsed")),
-        # dict.get: FeedParserDict answers a missing "updated_parsed" with "published_parsed".
-        updated=_utc(dict.get(entry, "updated_parsed")),
+        published=_date(entry, "published") or _date(entry, "created"),
+        updated=_date(entry, "updated"),
         tags=[
             label
             for tag in entry.get("tags") or []
             if (label := (tag.get("term") or tag.get("label") or "").strip())
         ],
         media_thumbnails=[
-            urljoin(base, m["url"].strip()) for m in entry.get("media_thumbnail") or [] if m.get("url")
+            thumbnail
+            for media in entry.get("media_thumbnail") or []
+            if (thumbnail := resolve_url(base, media.get("url")))
         ],
-        media_images=[urljoin(base, u.strip()) for u in media_images],
+        media_images=media_images,
         enclosures=enclosures,
         itunes_image=_itunes_image(entry, base),
     )
 
 
-def _richest_content(entry: Any) -> tuple[str | None, str | None]:
-    """The HTML-typed, then longest, of the entry's content elements, and its base URL."""
-    contents = [c for c in entry.get("content") or [] if (c.get("value") or "").strip()]
-    if not contents:
+def _detail(entry: Any, key: str) -> dict[str, Any]:
+    """The entry's value for `key` with the type and base of its *_detail, when that detail
+    describes this value (see the module docstring); otherwise typed as feedparser types the
+    element by default: HTML for a summary, plain text for a title."""
+    value = dict.get(entry, key)
+    if value is None:
+        return {}
+    detail = dict.get(entry, f"{key}_detail") or {}
+    if detail.get("value") == value:
+        return detail
+    return {"value": value, "type": "text/html" if key == "summary" else "text/plain", "base": ""}
+
+
+def _richest_content(entry: Any, summary_detail: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The body of the entry as HTML, and its base URL: the HTML-typed, then longest, of its
+    content elements and its summary, a content element winning a tie.
+
+    The summary takes part because a plain-text content element is no better body than an HTML
+    summary: feedparser files an item's second description (an Open Graph one, say) as content.
+    """
+    candidates = [c for c in entry.get("content") or [] if (c.get("value") or "").strip()]
+    if (summary_detail.get("value") or "").strip():
+        candidates.append(summary_detail)
+    if not candidates:
         return None, None
-    best = max(contents, key=lambda c: (c.get("type") in _HTML_TYPES, len(c["value"])))
+    # max() keeps the first of equals, so content comes before the summary.
+    best = max(candidates, key=lambda c: (c.get("type") in _HTML_TYPES, len(c["value"])))
     return _as_html(best), best.get("base")
 
 
@@ -146,42 +178,52 @@ def _as_html(detail: Any) -> str:
     return value if detail.get("type", "text/html") in _HTML_TYPES else text_to_html(value)
 
 
-def _link(entry: Any) -> str | None:
-    """The entry's alternate link, an HTML one first; a guid that is not a web URL is no link."""
+def _link(entry: Any, url: str) -> str | None:
+    """The entry's alternate link, an HTML one first, resolved against the document URL; a guid
+    that is not a web URL is no link."""
     alternates = [
         link
         for link in entry.get("links") or []
-        if link.get("rel", "alternate") == "alternate" and link.get("href")
+        if link.get("rel", "alternate") == "alternate" and (link.get("href") or "").strip()
     ]
-    for link in alternates:
-        if link.get("type", "text/html") in ("text/html", "application/xhtml+xml"):
-            return link["href"].strip()
-    if alternates:
-        return alternates[0]["href"].strip()
-    link = (entry.get("link") or "").strip()  # feedparser's guess, e.g. a permalink guid
+    html_alternates = [
+        link for link in alternates if link.get("type", "text/html") in ("text/html", "application/xhtml+xml")
+    ]
+    if html_alternates or alternates:
+        return resolve_url(url, (html_alternates or alternates)[0]["href"])
+    link = resolve_url(url, entry.get("link"))  # feedparser's guess, e.g. a permalink guid
     return link if link and urlsplit(link).scheme.lower() in ("", "http", "https") else None
 
 
 def _author(detail: Any) -> str | None:
-    names = [
-        name for a in detail.get("authors") or [] if (name := (a.get("name") or a.get("email") or "").strip())
-    ]
-    return ", ".join(names) or (detail.get("author") or "").strip() or None
+    """The names (else e-mail addresses) of the authors, each once, joined with commas."""
+    names = [" ".join((a.get("name") or a.get("email") or "").split()) for a in detail.get("authors") or []]
+    unique = ", ".join(dict.fromkeys(name for name in names if name))
+    return unique or " ".join((detail.get("author") or "").split()) or None
 
 
 def _itunes_image(entry: Any, base: str) -> str | None:
     # feedparser files an item-level <itunes:image href="..."/> as entry.image.href.
-    href = ((entry.get("image") or {}).get("href") or "").strip()
-    return urljoin(base, href) if href else None
+    return resolve_url(base, (entry.get("image") or {}).get("href"))
 
 
-def _is_image(media: Any) -> bool:
-    """Whether a media:content element is an image: by medium or type, else by its file name."""
+def _is_image(media: Any, url: str) -> bool:
+    """Whether a media:content element (at `url`) is an image: by medium or type, else by its file name."""
     medium = (media.get("medium") or "").lower()
     mime_type = (media.get("type") or "").lower()
     if medium == "image" or mime_type.startswith("image/"):
         return True
-    return not medium and not mime_type and urlsplit(media["url"]).path.lower().endswith(IMAGE_EXTENSIONS)
+    return not medium and not mime_type and url_path(url).lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _date(entry: Any, key: str) -> datetime | None:
+    """The entry's date under `key` ("published", "updated", ...): read by dates.parse_date when it
+    knows the form (feedparser misreads some), else feedparser's reading.
+
+    dict.get: FeedParserDict answers a missing "updated" with "published".
+    """
+    raw = dict.get(entry, key)
+    return (parse_date(raw) if isinstance(raw, str) else None) or _utc(dict.get(entry, f"{key}_parsed"))
 
 
 def _utc(parsed: time.struct_time | None) -> datetime | None:
@@ -202,32 +244,10 @@ def _ttl(value: Any) -> int | None:
     return minutes if minutes > 0 else None
 
 
-def _repair_entities(text: str) -> tuple[str, int]:
-    """The document with the entity repairs described above, and how many bare "&" it had."""
-    if "&" not in text:
-        return text, 0
-    # Split only up to the last "]]>": past it no section closes, and an unclosed "<![CDATA[" would
-    # make every later one scan to the end (quadratic on a hostile body).
-    end = text.rfind("]]>") + 3 if "]]>" in text else 0
-    pieces = _CDATA.split(text[:end])  # even indexes: outside CDATA; odd: CDATA sections
-    pieces[-1] += text[end:]
-    bare = 0
-    for i in range(0, len(pieces), 2):
-        if "&" in pieces[i]:
-            pieces[i], count = _BARE_AMPERSAND.subn("&amp;", _HTML_ENTITY.sub(_numeric_entity, pieces[i]))
-            bare += count
-    return "".join(pieces), bare
-
-
-def _numeric_entity(match: re.Match[str]) -> str:
-    chars = html5.get(match.group(1))
-    return "".join(f"&#{ord(c)};" for c in chars) if chars else match.group(0)
-
-
-def _recovered_error(result: Any, bare_ampersands: int) -> str | None:
+def _recovered_error(result: Any, repairs: list[str]) -> str | None:
     if result.get("bozo"):
         return _describe(result.get("bozo_exception"))
-    return "ill-formed XML: unescaped '&' read as '&amp;'" if bare_ampersands else None
+    return "ill-formed XML: " + "; ".join(repairs) if repairs else None
 
 
 def _describe(exc: BaseException | None) -> str:
@@ -237,16 +257,16 @@ def _describe(exc: BaseException | None) -> str:
     return f"ill-formed document: {exc}" if exc else "ill-formed document"
 
 
-def _first_element(text: str) -> str | None:
-    """The name of the first element, after the XML declaration, comments and a DOCTYPE.
+def _first_element(text: str) -> tuple[str | None, int]:
+    """The name of the first element, after the XML declaration, comments and a DOCTYPE, and where
+    it starts (0 when there is none).
 
     A loop rather than one regular expression: a regex with repeated lazy groups backtracks
     exponentially on a hostile "<?a?><?a?>..." body.
     """
-    position, end = 0, min(len(text), 65536)
+    position, end = 0, len(text)
     while position < end:
-        while position < end and text[position].isspace():
-            position += 1
+        position = _SPACE.match(text, position).end()
         if text.startswith("<?", position):
             close, length = text.find("?>", position + 2), 2
         elif text.startswith("<!--", position):
@@ -259,13 +279,13 @@ def _first_element(text: str) -> str | None:
                 close = text.find(">", subset_end) if subset_end >= 0 else -1
         elif text.startswith("<", position):
             match = _NAME.match(text, position + 1)
-            return match.group(0) if match else None
+            return (match.group(0), position) if match else (None, 0)
         else:
-            return None
+            return None, 0
         if close < 0:  # an unterminated declaration or comment
-            return None
+            return None, 0
         position = close + length
-    return None
+    return None, 0
 
 
 def _why_not(text: str, root: str | None, result: Any) -> str:
@@ -291,5 +311,6 @@ def _html_page(text: str, url: str) -> str:
         }
         rel = attrs.get("rel", "").lower().split()
         if "alternate" in rel and attrs.get("type", "").lower() in _FEED_TYPES and attrs.get("href"):
-            return f"got an HTML page (it names a feed at {urljoin(url, attrs['href'].strip())})"
+            feed_url = resolve_url(url, attrs["href"]) or attrs["href"].strip()
+            return f"got an HTML page (it names a feed at {feed_url})"
     return "got an HTML page"
