@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import signal
 import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pythonjsonlogger.json import JsonFormatter
 from rich.console import Console
@@ -23,17 +26,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import config as config_module
+from . import query as query_language
 from .cadence import Cadence
 from .config import Config
-from .errors import AggregatorError, ConfigError
+from .errors import AggregatorError, ConfigError, ParseError
 from .fetch import USER_AGENT, Fetcher
-from .publish import PublishSettings
+from .models import Story, Topic
+from .publish import PublishSettings, opml, write_atomic
 from .publish.selection import publish
 from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, refresh_all
 from .scheduler import Daemon
+from .search import dry_run, search
 from .serve import serve_forever
 from .store import Store
-from .topics import compile_topics
+from .subscriptions import plan_import, read_opml
+from .topics import compile_topic, compile_topics
 
 log = logging.getLogger("aggregator")
 
@@ -133,10 +140,82 @@ def build_parser() -> argparse.ArgumentParser:
         "sources",
         cmd_sources,
         "Show every source with its last status, last success, error streak, items in the last 7 days, "
-        "next check, and dead/gone flags.",
+        "next check, and dead/gone flags. `sources import` and `sources export` exchange OPML "
+        "subscription lists with feed readers.",
         "aggregator sources --json",
     )
     sources.add_argument("--json", action="store_true", help="print JSON for scripts")
+    source_commands = sources.add_subparsers(title="commands", metavar="COMMAND")
+    opml_import = command(
+        "import",
+        cmd_sources_import,
+        "Add the feeds of an OPML subscription list (exported from a feed reader) to the config file "
+        "as sources, after the last one; the rest of the file is kept as it is, comments included. "
+        "Folder names become the sources' categories; feeds already configured, and URLs that are "
+        "not http(s), are skipped.",
+        "aggregator sources import feedly.opml --dry-run",
+        parent=source_commands,
+    )
+    opml_import.add_argument("file", metavar="FILE.opml", help="the OPML file ('-' reads standard input)")
+    opml_import.add_argument(
+        "--dry-run", action="store_true", help="show what would be added and the change, write nothing"
+    )
+    opml_export = command(
+        "export",
+        cmd_sources_export,
+        "Print the configured http(s) sources as an OPML 2.0 subscription list, to import into a feed "
+        "reader (each in a folder named after its first category).",
+        "aggregator sources export -o subscriptions.opml",
+        parent=source_commands,
+    )
+    opml_export.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of standard output"
+    )
+
+    topics_parser = commands.add_parser(
+        "topics",
+        help="Work with topics.",
+        description="Work with topics.",
+        epilog="Example: aggregator topics test ai --query '(AI OR 大模型) NOT 招聘'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    topic_commands = topics_parser.add_subparsers(title="commands", metavar="COMMAND")
+    topics_test = command(
+        "test",
+        cmd_topics_test,
+        "Dry run: match a topic against the stored stories, newest first, and print for each one "
+        "whether it matched and which rule, keyword or query clause decided it, then the counts. "
+        "--query tries another query with the topic's other rules (or, with no ID, the query alone).",
+        "aggregator topics test ai --query 'title:(AI OR 人工智能) NOT 招聘' --limit 20",
+        parent=topic_commands,
+    )
+    topics_test.add_argument("id", nargs="?", metavar="ID", help="the topic id (optional with --query)")
+    topics_test.add_argument("--query", help="use this query instead of the topic's query:")
+    topics_test.add_argument(
+        "--limit", type=int, default=100, metavar="N", help="the newest N stories (default 100; 0: all)"
+    )
+
+    search = command(
+        "search",
+        cmd_search,
+        "Search the stored stories with the topic query language (Chinese and English), newest "
+        "first; print each story's date, source, title and link.",
+        "aggregator search '\"开源 大会\" OR title:KubeCon' --limit 5",
+    )
+    search.add_argument("query", metavar="QUERY", help="a query, e.g. 'rust NOT 招聘'")
+    search.add_argument("--limit", type=int, default=20, metavar="N", help="at most N stories (default 20)")
+    search.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    stories = command(
+        "stories",
+        cmd_stories,
+        "List the newest stories that several sources carried: each story's published entry, then "
+        "every member (source, title, link) with its similarity to the item it joined through.",
+        "aggregator stories --topic ai --limit 5",
+    )
+    stories.add_argument("--topic", metavar="ID", help="only stories of this topic")
+    stories.add_argument("--limit", type=int, default=20, metavar="N", help="at most N stories (default 20)")
+    stories.add_argument("--json", action="store_true", help="print JSON for scripts")
 
     config_parser = commands.add_parser(
         "config",
@@ -169,13 +248,16 @@ def cmd_poll(args: argparse.Namespace, config: Config) -> int:
             return EXIT_BAD_CONFIG
         sources = [s for s in sources if s.id in args.source]
 
-    with Store(config.database) as store:
+    with Store(config.database, config.stories) as store:
         store.sync_sources(config.sources)
         show_progress = sys.stderr.isatty() and not args.no_progress
         with _progress(show_progress, len(sources)) as advance:
             outcomes = asyncio.run(_poll(config, store, sources, advance))
-        changed = [item_id for o in outcomes if o.saved for item_id in o.saved.changed]
-        report = publish(store, compile_topics(config.topics), _publish_settings(config), changed)
+        # Every topic, not only those this poll's changes touch: a poll killed (or failing to
+        # write, disk full) between storing and publishing leaves stored changes unpublished, and
+        # the next poll, finding nothing new, must still publish them. Files whose bytes are
+        # unchanged are not rewritten, so this costs rendering only (tests/test_sudden_death.py).
+        report = publish(store, compile_topics(config.topics), _publish_settings(config))
 
     print(_summary(outcomes))
     for outcome in outcomes:
@@ -269,6 +351,183 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def cmd_topics_test(args: argparse.Namespace, config: Config) -> int:
+    if args.id is None and args.query is None:
+        print("aggregator: topics test needs a topic ID, --query, or both", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    if args.limit < 0 or (args.query is not None and not _valid_query(args.query)):
+        if args.limit < 0:
+            print("aggregator: --limit must be 0 (all) or more", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    if args.id is None:
+        topic = Topic(id="query", title="--query", query=args.query)
+    else:
+        topic = next((t for t in config.topics if t.id == args.id), None)
+        if topic is None:
+            known = ", ".join(t.id for t in config.topics) or "none"
+            print(f"aggregator: unknown topic {args.id!r} (topics: {known})", file=sys.stderr)
+            return EXIT_BAD_CONFIG
+        if args.query is not None:
+            topic = dataclasses.replace(topic, query=args.query)
+    compiled = compile_topic(topic)
+    matched = seen = 0
+    with Store(config.database) as store:
+        stored = store.count_stories()
+        for verdict in dry_run(store, compiled, datetime.now(UTC), args.limit or None):
+            seen += 1
+            matched += verdict.matched
+            print(f"{'match' if verdict.matched else 'no':<5}  {_story_line(verdict.story)}")
+            print(f"       {'; '.join(verdict.reasons)}")
+    summary = f"{matched} of {seen} stories match"
+    if seen < stored:
+        summary += f" (the newest {seen} of {stored} stored; --limit 0 looks at all)"
+    feed_size = min(topic.max_items or config.output.max_items, config.output.max_items)
+    if matched > feed_size:
+        summary += f"; the feed keeps the newest {feed_size}"
+    print(summary)
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace, config: Config) -> int:
+    if args.limit <= 0:
+        print("aggregator: --limit must be 1 or more", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    if not _valid_query(args.query):
+        return EXIT_BAD_CONFIG
+    with Store(config.database) as store:
+        result = search(store, args.query, args.limit)
+    if args.json:
+        rows = [
+            {
+                "id": story.id,
+                "title": story.item.title,
+                "published": _iso(story.item.published),
+                "source": story.item.source_id,
+                "sources": [c.source_id for c in story.carriers],
+                "link": story.item.link,
+            }
+            for story in result.stories
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    for story in result.stories:
+        print(_story_line(story))
+        print(f"{'':12}{story.item.link or '-'}")
+    found = len(result.stories)
+    summary = f"{found} {'story' if found == 1 else 'stories'} found" if found else "no story matches"
+    if found == args.limit:
+        summary += " (the newest; --limit N shows more)"
+    if result.scanned:
+        summary += (
+            f"; the query has no term the full-text index can use, so only the newest "
+            f"{result.checked} stories were checked"
+        )
+    print(summary)
+    return EXIT_OK
+
+
+def cmd_stories(args: argparse.Namespace, config: Config) -> int:
+    if args.limit <= 0:
+        print("aggregator: --limit must be 1 or more", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    compiled = None
+    if args.topic:
+        topic = next((t for t in config.topics if t.id == args.topic), None)
+        if topic is None:
+            known = ", ".join(t.id for t in config.topics) or "none"
+            print(f"aggregator: unknown topic {args.topic!r} (topics: {known})", file=sys.stderr)
+            return EXIT_BAD_CONFIG
+        compiled = compile_topic(topic)
+    rows = []
+    with Store(config.database) as store:
+        for story in store.stories(min_sources=2):
+            if len(rows) >= args.limit:
+                break
+            if compiled is None or compiled.match(story):
+                rows.append((story, store.story_members(story.id)))
+    if args.json:
+        document = [
+            {
+                "id": story.id,
+                "title": story.item.title,
+                "published": _iso(story.item.published),
+                "link": story.item.link,
+                "members": [
+                    {
+                        "source": m.source_id,
+                        "title": m.title,
+                        "link": m.link,
+                        "published": _iso(m.published),
+                        "similarity": m.similarity,
+                    }
+                    for m in members
+                ],
+            }
+            for story, members in rows
+        ]
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    for story, members in rows:
+        print(_story_line(story))
+        for m in members:
+            score = "first" if m.similarity is None else f"{m.similarity:.2f}"
+            print(f"{'':12}{score:>5}  {m.source_id}  {m.title}  {m.link or '-'}")
+    found = len(rows)
+    print(f"{found} multi-source {'story' if found == 1 else 'stories'}" if rows else "no multi-source story")
+    return EXIT_OK
+
+
+def cmd_sources_import(args: argparse.Namespace, config: Config) -> int:
+    name = "<stdin>" if args.file == "-" else args.file
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        listing = read_opml(data, name=name)
+    except OSError as e:
+        print(f"aggregator: cannot read {name}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    except ParseError as e:
+        print(f"aggregator: {e}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    plan = plan_import(listing, config.sources)
+    edit = config_module.add_sources(
+        config.path, plan.sources, comment=f"Imported from {Path(name).name}", dry_run=args.dry_run
+    )
+    count = len(plan.sources)
+    print(
+        f"{'would add' if args.dry_run else 'added'} {count} {'source' if count == 1 else 'sources'} "
+        f"to {config.path}{':' if count else ''}"
+    )
+    width = max((len(source.id) for source in plan.sources), default=0)
+    for source in plan.sources:
+        categories = f"  [{', '.join(source.categories)}]" if source.categories else ""
+        print(f"  + {source.id:<{width}}  {source.title}  {source.url}{categories}")
+    if plan.skipped:
+        print(f"skipped {len(plan.skipped)}:")
+        for skipped in plan.skipped:
+            print(f"  - {skipped.url or '(no URL)'} ({skipped.title or 'untitled'}): {skipped.reason}")
+    if args.dry_run and edit.diff:
+        print(f"\nthe change (dry run: {config.path} not written):")
+        print(edit.diff, end="")
+    return EXIT_OK
+
+
+def cmd_sources_export(args: argparse.Namespace, config: Config) -> int:
+    exported = [s for s in config.sources if urlsplit(s.url).scheme in ("http", "https")]
+    data = opml.render_sources(exported, title=f"{config.output.title}: sources")
+    left_out = len(config.sources) - len(exported)
+    note = f" ({left_out} local file {'source' if left_out == 1 else 'sources'} left out)" if left_out else ""
+    if args.output:
+        write_atomic(args.output, data)
+        print(f"exported {len(exported)} sources to {args.output}{note}")
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        if note:
+            print(f"aggregator: exported {len(exported)} sources{note}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_config_check(args: argparse.Namespace, config: Config) -> int:
     # load() already refused an invalid file; here we say what a valid one amounts to.
     print(f"{config.path}: OK")
@@ -294,11 +553,30 @@ async def _poll(
         per_host=polling.per_host,
     )
     async with fetcher:
-        return await refresh_all(sources, store, fetcher, on_done=advance)
+        return await refresh_all(
+            sources, store, fetcher, on_done=advance, max_items=polling.max_items_per_poll
+        )
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def _valid_query(text: str) -> bool:
+    """True for a query that parses; else print the error with a caret under its position."""
+    try:
+        query_language.parse(text)
+    except query_language.QuerySyntaxError as e:
+        print(f"aggregator: invalid query: {e}", file=sys.stderr)
+        print(textwrap.indent(query_language.pointer(text, e.position), "  "), file=sys.stderr)
+        return False
+    return True
+
+
+def _story_line(story: Story) -> str:
+    """'2021-07-05  oschina,solidot  title' for listings."""
+    sources = ",".join(dict.fromkeys([story.item.source_id, *(c.source_id for c in story.carriers)]))
+    return f"{story.item.published:%Y-%m-%d}  {sources}  {story.item.title}"
 
 
 def _ago(iso: str | None, now: datetime) -> str:

@@ -12,10 +12,14 @@ paths are used as they are.
 from __future__ import annotations
 
 import difflib
+import io
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+import stat
+import tempfile
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,8 +28,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
+from . import query as query_language
 from .errors import ConfigError
-from .models import Source, Topic, regex_keyword
+from .models import Source, StoryRules, Topic, regex_keyword
 
 DEFAULT_PATH = Path("config/aggregator.yaml")
 ENV_PATH = "AGGREGATOR_CONFIG"
@@ -61,6 +66,7 @@ class PollingConfig:
     user_agent: str | None = None
     max_backoff: float = 12 * 3600.0  # the longest wait after failures; a dead source is retried at this pace
     dead_after: float = 7 * 86400.0  # failing this long, a source is reported dead (and still retried)
+    max_items_per_poll: int = 500  # items taken from one document: its newest (parse/limits.py)
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,7 @@ class Config:
     retention: RetentionConfig
     sources: tuple[Source, ...]
     topics: tuple[Topic, ...]
+    stories: StoryRules = field(default_factory=StoryRules)  # `stories:`: when items are one story
 
 
 def default_path() -> Path:
@@ -95,6 +102,11 @@ def load(path: Path | str) -> Config:
         raise ConfigError("file not found", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read: {e}", file=str(path)) from None
+    return _load_text(text, path)
+
+
+def _load_text(text: str, path: Path) -> Config:
+    """Validate and resolve the config `text`, naming `path` in the problems it reports."""
     try:
         document = YAML(typ="rt").load(text)
     except MarkedYAMLError as e:
@@ -139,6 +151,186 @@ def parse_size(value: Any) -> int:
     if size <= 0:
         raise ValueError("a size must be positive")
     return size
+
+
+# -- adding sources (`aggregator sources import`) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigEdit:
+    """What add_sources did, or would do: the ids added and the change as a unified diff."""
+
+    ids: list[str]
+    diff: str
+
+
+def add_sources(
+    path: Path | str, sources: Sequence[Source], *, comment: str | None = None, dry_run: bool = False
+) -> ConfigEdit:
+    """Append `sources` (id, title, url, site, categories) to the config file's `sources:` list.
+
+    Every other byte of the file stays as it was (comments, order, blank lines, wrapped flow
+    lists): the new entries are inserted as text after the last source, in the file's own
+    indentation, each rendered by ruamel.yaml so that a title needing quotes gets them. A
+    round-trip dump of the whole document would not do: ruamel re-indents the file and re-wraps
+    its flow lists. The result must pass the same checks as `load` and hold exactly the old
+    sources plus the new ones before anything is written; it is written atomically (a temporary
+    file renamed over the old one, keeping its permissions), so a failure leaves the file as it
+    was. `comment` becomes a comment line above the new entries; `dry_run` checks without
+    writing. Raises ConfigError.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read: {e}", file=str(path)) from None
+    new_text = with_sources(text, sources, path=path, comment=comment)
+    diff = "".join(
+        difflib.unified_diff(
+            text.splitlines(keepends=True), new_text.splitlines(keepends=True), str(path), str(path)
+        )
+    )
+    if not dry_run and new_text != text:
+        _replace_file(path, new_text)
+    return ConfigEdit([source.id for source in sources], diff)
+
+
+def with_sources(text: str, sources: Sequence[Source], *, path: Path, comment: str | None = None) -> str:
+    """The config `text` with `sources` appended to its `sources:` list (see add_sources)."""
+    before = _load_text(text, path)
+    if not sources:
+        return text
+    root = YAML(typ="rt").load(text)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines[-1] += newline
+    existing = root.get("sources")
+    if isinstance(existing, CommentedSeq) and len(existing) and existing.fa.flow_style() is not True:
+        at, dash, column, spaced = _after_last_source(lines, root, existing, path)
+    elif "sources" not in root:
+        lines.append(f"{newline}sources:{newline}")
+        at, dash, column, spaced = len(lines), 2, 4, False
+    else:  # `sources:` with nothing under it, or `sources: []`
+        key_line = root.lc.key("sources")[0]
+        empty = _EMPTY_LIST_KEY.match(lines[key_line].rstrip("\r\n"))
+        if not empty and not (existing is None and _bare_key(lines[key_line], "sources")):
+            raise ConfigError(
+                "sources is written on one line (a flow list or null); write it as a block list "
+                "('- id: ...' lines) so that sources can be added to it",
+                file=str(path),
+                line=key_line + 1,
+                key="sources",
+            )
+        if empty:  # the list goes below the key
+            lines[key_line] = empty.group(1) + (f"  {empty.group(2)}" if empty.group(2) else "") + newline
+        at, dash, column, spaced = key_line + 1, 2, 4, False
+    chunk: list[str] = []
+    if comment:
+        chunk += [""] if spaced else []
+        chunk.append(" " * dash + "# " + " ".join(comment.split()))
+    for i, source in enumerate(sources):
+        if spaced and (i or not comment):
+            chunk.append("")
+        first, *rest = _source_lines(source)
+        chunk.append(" " * dash + "-" + " " * max(column - dash - 1, 1) + first)
+        chunk += [" " * column + line for line in rest]
+    new_text = "".join(lines[:at] + [line + newline for line in chunk] + lines[at:])
+
+    after = _load_text(new_text, path)
+    expected = before.sources + tuple(
+        replace(s, title=s.title or s.id, url=_source_url(s.url), interval=before.polling.interval)
+        for s in sources
+    )
+    if after.sources != expected:
+        raise ConfigError(
+            "the sources could not be appended as intended; the file was left as it was",
+            file=str(path),
+            key="sources",
+        )
+    return new_text
+
+
+def _after_last_source(
+    lines: list[str], root: CommentedMap, sources: CommentedSeq, path: Path
+) -> tuple[int, int, int, bool]:
+    """Where new entries go (the line after the last source's last line), the column of the
+    list's dashes and of its keys, and whether entries are separated by blank lines."""
+    last = len(sources) - 1
+    line, column = sources.lc.item(last)
+    if lines[line][:column].strip() == "-":  # "  - id: x"
+        dash_line = line
+    elif line and lines[line - 1].strip() == "-":  # "  -" alone, the mapping below it
+        dash_line = line - 1
+    else:
+        raise ConfigError(
+            "cannot tell how the sources list is indented", file=str(path), line=line + 1, key="sources"
+        )
+    dash = lines[dash_line].index("-")
+    keys = list(root)
+    following = keys[keys.index("sources") + 1 :]
+    end = root.lc.key(following[0])[0] if following else len(lines)
+    # Step back over blank lines and the comments of what follows (indented left of the dashes),
+    # but not over comments inside the last entry or commented-out entries of the list.
+    at = end
+    while at - 1 > line:
+        stripped = lines[at - 1].strip()
+        indent = len(lines[at - 1]) - len(lines[at - 1].lstrip())
+        if stripped and not (stripped.startswith("#") and indent <= max(dash - 1, 0)):
+            break
+        at -= 1
+    spaced = dash_line > 0 and last > 0 and not lines[dash_line - 1].strip()
+    return at, dash, column, spaced
+
+
+_EMPTY_LIST_KEY = re.compile(r"^(sources:)\s*\[\s*\]\s*(#.*)?$")
+
+
+def _bare_key(line: str, key: str) -> bool:
+    """Whether `line` is `key:` with nothing after it but a comment."""
+    rest = line.strip()[len(key) + 1 :].strip()
+    return line.strip().startswith(key + ":") and (not rest or rest.startswith("#"))
+
+
+def _source_lines(source: Source) -> list[str]:
+    """One source as a YAML block mapping, categories as a flow list like the bundled config's."""
+    node = CommentedMap()
+    node["id"] = source.id
+    node["title"] = source.title or source.id
+    node["url"] = source.url
+    if source.site:
+        node["site"] = source.site
+    if source.categories:
+        categories = CommentedSeq(source.categories)
+        categories.fa.set_flow_style()
+        node["categories"] = categories
+    yaml = YAML(typ="rt")
+    yaml.width = 4096  # never fold a long title or URL over two lines
+    out = io.StringIO()
+    yaml.dump(node, out)
+    return out.getvalue().splitlines()
+
+
+def _replace_file(path: Path, text: str) -> None:
+    """Write `text` over `path` atomically, keeping its permissions (and a symlink in place)."""
+    target = Path(os.path.realpath(path))
+    temp: str | None = None
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+            file.flush()
+            os.fchmod(file.fileno(), mode)
+            os.fsync(file.fileno())
+        os.replace(temp, target)
+        temp = None
+    except OSError as e:
+        raise ConfigError(f"cannot write: {e.strerror or e}", file=str(path)) from None
+    finally:
+        if temp is not None:
+            with suppress(OSError):
+                os.unlink(temp)
 
 
 class _Checker:
@@ -204,7 +396,7 @@ class _Checker:
             self.problem("the file is empty", "")
             return None
         root = self.mapping(
-            doc, "", {"database", "output", "server", "polling", "retention", "sources", "topics"}
+            doc, "", {"database", "output", "server", "polling", "retention", "stories", "sources", "topics"}
         )
         if root is None:
             return None
@@ -214,8 +406,9 @@ class _Checker:
         polling = self.polling(root)
         retention = self.retention(root)
         sources = self.sources(root, polling.interval)
-        topics = self.topics(root, {s.id for s in sources})
-        return Config(path, database, output, server, polling, retention, sources, topics)
+        topics = self.topics(root, {s.id for s in sources}, output.max_items)
+        stories = self.stories(root)
+        return Config(path, database, output, server, polling, retention, sources, topics, stories)
 
     def output(self, root: CommentedMap) -> OutputConfig:
         node = self.mapping(
@@ -245,6 +438,7 @@ class _Checker:
             "user_agent",
             "max_backoff",
             "dead_after",
+            "max_items_per_poll",
         }
         node = self.mapping(root.get("polling"), "polling", allowed, root, "polling")
         return PollingConfig(
@@ -256,6 +450,7 @@ class _Checker:
             user_agent=self.value(node, "user_agent", "polling", _text, None),
             max_backoff=self.value(node, "max_backoff", "polling", parse_duration, 12 * 3600.0),
             dead_after=self.value(node, "dead_after", "polling", parse_duration, 7 * 86400.0),
+            max_items_per_poll=self.value(node, "max_items_per_poll", "polling", _positive_int, 500),
         )
 
     def retention(self, root: CommentedMap) -> RetentionConfig:
@@ -264,6 +459,14 @@ class _Checker:
         return RetentionConfig(
             max_age=self.value(node, "max_age", "retention", parse_duration, 90 * 86400.0),
             max_items_per_source=self.value(node, "max_items_per_source", "retention", _positive_int, None),
+        )
+
+    def stories(self, root: CommentedMap) -> StoryRules:
+        node = self.mapping(root.get("stories"), "stories", {"window", "threshold"}, root, "stories")
+        default = StoryRules()
+        return StoryRules(
+            window=self.value(node, "window", "stories", parse_duration, default.window),
+            threshold=self.value(node, "threshold", "stories", _similarity, default.threshold),
         )
 
     def sources(self, root: CommentedMap, default_interval: float) -> tuple[Source, ...]:
@@ -275,7 +478,7 @@ class _Checker:
             return ()
         sources: list[Source] = []
         seen: dict[str, int] = {}
-        allowed = {"id", "title", "url", "categories", "interval"}
+        allowed = {"id", "title", "url", "site", "categories", "interval"}
         for i, entry in enumerate(raw):
             key = f"sources[{i}]"
             node = self.mapping(entry, key, allowed, raw, i)
@@ -305,11 +508,12 @@ class _Checker:
                     title=self.value(node, "title", key, _text, source_id),
                     categories=self.strings(node, "categories", key),
                     interval=self.value(node, "interval", key, parse_duration, default_interval),
+                    site=self.value(node, "site", key, _web_url, None),
                 )
             )
         return tuple(sources)
 
-    def topics(self, root: CommentedMap, source_ids: set[str]) -> tuple[Topic, ...]:
+    def topics(self, root: CommentedMap, source_ids: set[str], max_items: int = 50) -> tuple[Topic, ...]:
         raw = root.get("topics")
         if raw is None:
             return ()
@@ -320,6 +524,7 @@ class _Checker:
             return ()
         topics = []
         allowed = {"title", "description", "any", "all", "none", "categories", "sources"}
+        allowed |= {"query", "fold_chinese", "max_age", "max_items", "min_length"}
         for topic_id in raw:
             key = f"topics.{topic_id}"
             if not isinstance(topic_id, str) or not _ID.match(topic_id):
@@ -347,15 +552,40 @@ class _Checker:
                     self.problem(
                         f"unknown source {source_id!r}", f"{key}.sources[{i}]", node.get("sources"), i
                     )
+            query = self.value(node, "query", key, _text, "")
+            if query.strip():
+                self.check_query(node, key, query, source_ids)
+            topic_max_items = self.value(node, "max_items", key, _positive_int, None)
+            if topic_max_items is not None and topic_max_items > max_items:
+                message = f"{topic_max_items} is more than output.max_items ({max_items}), every feed's cap"
+                self.problem(message, f"{key}.max_items", node, "max_items")
+                topic_max_items = None
             topics.append(
                 Topic(
                     id=topic_id,
                     title=self.value(node, "title", key, _text, topic_id),
                     description=self.value(node, "description", key, _text, ""),
                     **lists,
+                    query=query,
+                    fold_chinese=self.value(node, "fold_chinese", key, _boolean, True),
+                    max_age=self.value(node, "max_age", key, parse_duration, None),
+                    max_items=topic_max_items,
+                    min_length=self.value(node, "min_length", key, _positive_int, 0),
                 )
             )
         return tuple(topics)
+
+    def check_query(self, node: CommentedMap, key: str, query: str, source_ids: set[str]) -> None:
+        """A query must parse, and a `source:` term must name a configured source."""
+        try:
+            tree = query_language.parse(query)
+        except query_language.QuerySyntaxError as e:
+            self.problem(str(e), f"{key}.query", node, "query")
+            return
+        for term, _ in query_language.terms(tree):
+            if term.field == "source" and term.kind != "regex" and term.value not in source_ids:
+                message = f"column {term.position + 1}: unknown source {term.value!r}"
+                self.problem(message, f"{key}.query", node, "query")
 
     def check_regexes(self, node: CommentedMap, name: str, key: str, keywords: tuple[str, ...]) -> None:
         for i, keyword in enumerate(keywords):
@@ -390,6 +620,19 @@ def _positive_int(value: Any) -> int:
     return value
 
 
+def _similarity(value: Any) -> float:
+    """A story threshold: a similarity above 0 and at most 1 (see aggregator/dedup/near.py)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ValueError(f"expected a similarity between 0 and 1 (such as 0.6), got {value!r}")
+    return float(value)
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {_kind(value)}")
+    return value
+
+
 def _port(value: Any) -> int:
     port = _positive_int(value)
     if port > 65535:
@@ -402,11 +645,16 @@ def _path(value: Any) -> Path:
 
 
 def _base_url(value: Any) -> str:
+    url = _web_url(value)
+    return url if url.endswith("/") else url + "/"
+
+
+def _web_url(value: Any) -> str:
     url = _text(value)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"{url!r} is not an http(s) URL")
-    return url if url.endswith("/") else url + "/"
+    return url
 
 
 def _source_url(value: Any) -> str:

@@ -47,6 +47,11 @@ ACCEPT = (
 )
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
+# Memory: each fetch may buffer SMALL_BODY decoded bytes freely (feeds are rarely larger); past
+# that it needs one of BUFFER_BUDGET // max_body "large body" slots, so that fifty hostile servers
+# streaming max_body each at once hold a few bodies in memory, not fifty (tests/test_hostile_servers.py).
+SMALL_BODY = 1024 * 1024
+BUFFER_BUDGET = 24 * 1024 * 1024
 # mimetypes does not know the feed suffixes, and /etc/mime.types differs between machines.
 _FEED_TYPES = {".rss": "application/rss+xml", ".atom": "application/atom+xml"}
 
@@ -57,7 +62,8 @@ class Fetcher:
     `concurrency` and `per_host` cap requests in flight overall and per host; a fetch waits for its
     slots first, and only then does `timeout`, one deadline for the whole exchange (redirects and
     body included), start, so a long queue for one host never times out requests that were never
-    sent. `max_body` counts decoded bytes.
+    sent. `max_body` counts decoded bytes. A body past SMALL_BODY waits, within that deadline, for
+    a large-body slot (at least one; BUFFER_BUDGET // max_body), which bounds the memory of a batch.
     """
 
     def __init__(
@@ -79,6 +85,7 @@ class Fetcher:
         self._session: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(concurrency)
         self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self._large_slots = asyncio.Semaphore(max(1, BUFFER_BUDGET // max_body))
 
     async def __aenter__(self) -> Fetcher:
         self._session = aiohttp.ClientSession(
@@ -183,15 +190,31 @@ class Fetcher:
             raise _too_big(url, self.max_body)
         decoder = _Decoder(coding.strip().lower(), url)
         body = bytearray()
+        large = False
         try:
             async for chunk in resp.content.iter_chunked(_CHUNK):
-                # Never inflate more than one byte past the cap: enough to know it is too big.
-                body += decoder.decode(chunk, self.max_body - len(body) + 1)
-                if len(body) > self.max_body:
-                    raise _too_big(url, self.max_body)
+                data = chunk
+                while True:
+                    # Inflate one byte past the cap at most: enough to know the body is too big.
+                    # Without a large-body slot the cap is SMALL_BODY, or a gzip bomb's first
+                    # chunk would put max_body in memory before its turn for a slot.
+                    cap = self.max_body if large else SMALL_BODY
+                    body += decoder.decode(data, cap - len(body) + 1)
+                    data = b""
+                    if len(body) > self.max_body:
+                        raise _too_big(url, self.max_body)
+                    if large or len(body) <= SMALL_BODY:
+                        break
+                    await self._large_slots.acquire()  # the socket waits meanwhile (TCP flow control)
+                    large = True
+                    if not decoder.pending:
+                        break
+            return bytes(body)  # copied while the slot is held: for a moment the body is there twice
         except zlib.error as exc:
             raise FetchError("encoding", f"corrupt {coding} body from {url}: {exc}") from exc
-        return bytes(body)
+        finally:
+            if large:
+                self._large_slots.release()
 
     async def _fetch_file(self, url: str, last_modified: str | None) -> FetchResult:
         parts = urlsplit(url)
@@ -230,9 +253,9 @@ class _Decoder:
         self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS) if coding == "gzip" else None
 
     def decode(self, data: bytes, limit: int) -> bytes:
-        """Return the decoded bytes of `data`, at most `limit` (>= 1) of them.
+        """Return the decoded bytes of `data`, after any input left over, at most `limit` (>= 1).
 
-        Input is left undecoded only when `limit` bytes came out, and then the caller stops.
+        Input past `limit` waits in the decoder (`pending`) for the next call, which may pass b"".
         """
         if self.coding in ("identity", ""):
             return data
@@ -241,12 +264,31 @@ class _Decoder:
             # deflate. A zlib header (RFC 1950 §2.2) has method 8 and is a multiple of 31.
             wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
             self._obj = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
-        out = self._obj.decompress(data, limit)
-        # A gzip body may be several members back to back (RFC 1952 §2.2).
-        while self.coding == "gzip" and self._obj.eof and self._obj.unused_data and len(out) < limit:
-            rest, self._obj = self._obj.unused_data, zlib.decompressobj(16 + zlib.MAX_WBITS)
-            out += self._obj.decompress(rest, limit - len(out))
+        out = b""
+        data = self._obj.unconsumed_tail + data
+        while True:
+            # A gzip body may be several members back to back (RFC 1952 §2.2).
+            if self.coding == "gzip" and self._obj.eof:
+                # Zero bytes may pad a gzip file after its last member (as Python's gzip reads it).
+                data = (self._obj.unused_data + data).lstrip(b"\0")
+                if not data:
+                    break
+                self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out += self._obj.decompress(data, limit - len(out))
+            data = b""
+            if len(out) >= limit or not (self.coding == "gzip" and self._obj.eof and self._obj.unused_data):
+                break
         return out
+
+    @property
+    def pending(self) -> bool:
+        """Whether input is left that a call with a higher limit would decode."""
+        obj = self._obj
+        if obj is None:
+            return False
+        return bool(
+            obj.unconsumed_tail or (self.coding == "gzip" and obj.eof and obj.unused_data.strip(b"\0"))
+        )
 
 
 def _too_big(url: str, max_body: int) -> FetchError:

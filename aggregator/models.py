@@ -1,7 +1,8 @@
 """Plain records passed between pipeline stages. No I/O here.
 
 The nouns follow DESIGN.md: a *source* is a feed we poll, an *item* is one normalised entry, a
-*story* is what published feeds list (for now one item and every source that carried it), a
+*story* is what published feeds list (the items of several sources that report one piece of news,
+shown as its earliest item with every source that carried it), a
 *topic* is a named rule over items.
 """
 
@@ -20,6 +21,7 @@ class Source:
     title: str = ""
     categories: tuple[str, ...] = ()
     interval: float = 1800.0  # seconds between polls
+    site: str | None = None  # the source's web site (OPML htmlUrl), when known
 
 
 @dataclass
@@ -93,6 +95,7 @@ class ParsedFeed:
     ttl_minutes: int | None = None  # RSS <ttl>
     items: list[RawItem] = field(default_factory=list)
     recovered_error: str | None = None  # set when the document was ill-formed but items were recovered
+    items_dropped: int = 0  # older items left out to keep within the per-poll cap (parse max_items)
 
 
 @dataclass
@@ -126,12 +129,35 @@ class Carrier:
 
 @dataclass
 class Story:
-    """What a published feed lists: one stored item and every source that carried it."""
+    """What a published feed lists: the story's representative item (its earliest, then richest)
+    and every source that carried one of its items, each with its own link."""
 
-    id: str  # stable, opaque; used as the published entry id
+    id: str  # stable, opaque (the id of the story's first item); used as the published entry id
     item: Item
     carriers: list[Carrier]
-    first_seen: datetime
+    first_seen: datetime  # when the first of its items was stored
+
+
+@dataclass(frozen=True)
+class StoryRules:
+    """When items of different sources are grouped into one story (see aggregator/dedup/near.py)."""
+
+    window: float = 3 * 86400.0  # seconds; items published further apart are never one story
+    threshold: float = 0.6  # near.similarity at or above which an item joins a story
+
+
+@dataclass(frozen=True)
+class StoryMember:
+    """One item of a story as one source carried it: a line of `aggregator stories`."""
+
+    story_id: str
+    item_id: str
+    source_id: str
+    source_title: str
+    title: str
+    link: str | None
+    published: datetime
+    similarity: float | None  # to the item it joined through; None for the item that began the story
 
 
 @dataclass(frozen=True)
@@ -146,6 +172,11 @@ class Topic:
     none: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    query: str = ""  # a boolean query (grammar in aggregator/query.py); "" sets no query rule
+    fold_chinese: bool = True  # traditional and simplified Chinese match each other
+    max_age: float | None = None  # seconds; stories published longer ago are left out of the feed
+    max_items: int | None = None  # stories in the feed; None: output.max_items (never more)
+    min_length: int = 0  # characters of the item's plain text; shorter items are left out
 
 
 def regex_keyword(keyword: str) -> str | None:

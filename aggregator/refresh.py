@@ -25,6 +25,7 @@ from .store import SaveResult, Store
 log = logging.getLogger(__name__)
 
 OK, NOT_MODIFIED, FAILED = "ok", "not_modified", "failed"
+MAX_ITEMS_PER_POLL = 500  # the default of polling.max_items_per_poll
 
 
 @dataclass
@@ -43,8 +44,12 @@ async def refresh(
     *,
     cadence: Cadence | None = None,
     now: datetime | None = None,
+    max_items: int | None = MAX_ITEMS_PER_POLL,
 ) -> PollOutcome:
-    """Poll `source` once, now, and record the outcome and the next check on its row."""
+    """Poll `source` once, now, and record the outcome and the next check on its row.
+
+    Of a document with more than `max_items` items only the newest are taken (and a warning says so).
+    """
     cadence = cadence or Cadence()
     now = now or datetime.now(UTC)
     started = time.monotonic()
@@ -77,9 +82,17 @@ async def refresh(
         return PollOutcome(source.id, NOT_MODIFIED, seconds=time.monotonic() - started)
 
     try:
-        feed = parse(result.body, result.headers, result.url)
+        feed = parse(result.body, result.headers, result.url, max_items=max_items)
     except ParseError as e:
         return _failed(store, source, state, e, cadence, now, started)
+    if feed.items_dropped:
+        log.warning(
+            "source %s: %d items in one document, kept the newest %d (polling.max_items_per_poll)",
+            source.id,
+            len(feed.items) + feed.items_dropped,
+            len(feed.items),
+            extra={"source_id": source.id, "url": result.url, "items_dropped": feed.items_dropped},
+        )
     if feed.recovered_error:
         log.warning(
             "source %s: ill-formed feed, items recovered: %s",
@@ -155,11 +168,12 @@ async def refresh_all(
     *,
     cadence: Cadence | None = None,
     on_done: Callable[[PollOutcome], None] | None = None,
+    max_items: int | None = MAX_ITEMS_PER_POLL,
 ) -> list[PollOutcome]:
     """Poll every source once, concurrently (the fetcher caps requests overall and per host)."""
 
     async def one(source: Source) -> PollOutcome:
-        outcome = await refresh(source, fetcher, store, cadence=cadence)
+        outcome = await refresh(source, fetcher, store, cadence=cadence, max_items=max_items)
         if on_done:
             on_done(outcome)
         return outcome

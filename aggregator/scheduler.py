@@ -45,6 +45,35 @@ STOP_GRACE_SECONDS = 5.0  # in-flight polls may finish within this; SIGTERM must
 PRUNE_EVERY = timedelta(hours=1)
 COUNT_EVERY = timedelta(seconds=5)  # how fresh /healthz counts and /metrics gauges are
 STALLED_AFTER = 30.0  # seconds without a tick before /healthz answers 503
+# A write waits this long for another process's lock (one-shot commands wait store.BUSY_TIMEOUT):
+# the event loop, and so the HTTP server, stands still meanwhile, and the daemon retries anyway.
+DAEMON_BUSY_TIMEOUT = 5.0
+RETRY_FIRST, RETRY_MAX = 2.0, 300.0  # seconds before retrying after the store or the output folder failed
+
+
+class _Retry:
+    """When to try again after the store or the output folder failed: RETRY_FIRST, doubling up to
+    RETRY_MAX while failures go on, so a full disk or a held lock costs one log line per attempt,
+    not one per tick, and remote servers are not polled for results that cannot be saved."""
+
+    def __init__(self) -> None:
+        self.delay = 0.0
+        self.at = 0.0
+
+    def ready(self) -> bool:
+        return time.monotonic() >= self.at
+
+    def failed(self) -> float:
+        """Note a failure; return the seconds until the next attempt (several failures of one
+        attempt, such as concurrent polls, count once)."""
+        now = time.monotonic()
+        if now >= self.at:
+            self.delay = min(max(self.delay * 2, RETRY_FIRST), RETRY_MAX)
+            self.at = now + self.delay
+        return self.at - now
+
+    def succeeded(self) -> None:
+        self.delay = self.at = 0.0
 
 
 class DaemonLock:
@@ -93,6 +122,9 @@ class Daemon:
         self.stop_event = asyncio.Event()
         self.in_flight: dict[str, asyncio.Task] = {}
         self.pending: set[str] = set()  # story ids changed since the last publish
+        self.publish_everything = False  # a full publish (start, reload) failed and is due again
+        self.store_retry = _Retry()  # polls wait while the database cannot be written
+        self.publish_retry = _Retry()
         self.last_tick = time.monotonic()
         self.last_poll_at: datetime | None = None
         self.next_prune = self.next_count = datetime.now(UTC)
@@ -113,7 +145,7 @@ class Daemon:
         lock = DaemonLock(self.config.database)
         lock.acquire()
         try:
-            with Store(self.config.database) as store:
+            with Store(self.config.database, self.config.stories, busy_timeout=DAEMON_BUSY_TIMEOUT) as store:
                 self.store = store
                 await self._run()
         finally:
@@ -188,7 +220,7 @@ class Daemon:
             log.error("reload refused, keeping the running config:\n%s", e)
             return
         old = self.config
-        for name in ("database", "server", "polling"):
+        for name in ("database", "server", "polling", "stories"):
             if getattr(new, name) != getattr(old, name):
                 log.warning("config %s changed: it takes effect after a restart", name)
         new = config_module.Config(
@@ -200,6 +232,7 @@ class Daemon:
             retention=new.retention,
             sources=new.sources,
             topics=new.topics,
+            stories=old.stories,  # the open store keeps the rules it started with
         )
         added = set(s.id for s in new.sources) - set(self.sources)
         removed = set(self.sources) - set(s.id for s in new.sources)
@@ -219,8 +252,9 @@ class Daemon:
         self.last_tick = time.monotonic()
         now = datetime.now(UTC)
         try:
-            if self.pending:
-                changed, self.pending = self.pending, set()
+            if (self.pending or self.publish_everything) and self.publish_retry.ready():
+                changed = None if self.publish_everything else self.pending
+                self.pending, self.publish_everything = set(), False
                 self._publish(changed)
             if now >= self.next_count:
                 self.next_count = now + COUNT_EVERY
@@ -231,7 +265,8 @@ class Daemon:
                 self.store.prune(now, retention.max_age, retention.max_items_per_source)
             room = self.config.polling.concurrency * 2 - len(self.in_flight)
             candidates = [sid for sid in self.sources if sid not in self.in_flight]
-            due = self.store.due_sources(now, candidates, room) if room > 0 else []
+            ready = room > 0 and self.store_retry.ready()
+            due = self.store.due_sources(now, candidates, room) if ready else []
         except AggregatorError as e:  # a locked or full database: say so, try again next tick
             log.error("tick failed: %s", e)
             return
@@ -243,10 +278,28 @@ class Daemon:
     def _start(self, source: Source, batch: _Batch) -> asyncio.Task:
         async def poll() -> None:
             try:
-                outcome = await refresh(source, self.fetcher, self.store, cadence=self.cadence)
+                outcome = await refresh(
+                    source,
+                    self.fetcher,
+                    self.store,
+                    cadence=self.cadence,
+                    max_items=self.config.polling.max_items_per_poll,
+                )
             except AggregatorError as e:  # the store failed: recorded nowhere else, so log it
-                log.error("poll of %s could not be saved: %s", source.id, e, extra={"source_id": source.id})
+                # Nothing of this poll was saved, so the source stays due and its items are
+                # fetched again; new polls wait until then, so that a locked or full database
+                # does not have every source fetched on every tick.
+                delay = self.store_retry.failed()
+                log.error(
+                    "poll of %s could not be saved; polls resume in %.0fs: %s",
+                    source.id,
+                    delay,
+                    e,
+                    extra={"source_id": source.id},
+                )
                 outcome = PollOutcome(source.id, FAILED, error=str(e))
+            else:
+                self.store_retry.succeeded()
             finally:
                 self.in_flight.pop(source.id, None)
             batch.outcomes.append(outcome)
@@ -289,10 +342,16 @@ class Daemon:
         try:
             report = publish(self.store, self.topics, self.publish_settings, changed)
         except AggregatorError as e:  # a full disk or read-only folder: keep the changes for next time
-            log.error("publish failed, retrying on the next tick: %s", e)
-            if changed is not None:
+            # The old files stay in place (publish.write_atomic); a failed full publish (at start,
+            # after a reload) is owed whole, or topics whose files were never written stay missing.
+            delay = self.publish_retry.failed()
+            log.error("publish failed, retrying in %.0fs: %s", delay, e)
+            if changed is None:
+                self.publish_everything = True
+            else:
                 self.pending |= changed
             return
+        self.publish_retry.succeeded()
         self.metrics.publish_finished(time.monotonic() - started, len(report.topics))
         if report.topics:
             log.info("published %s", ", ".join(report.topics), extra={"topics": report.topics})

@@ -8,6 +8,11 @@ Tables (created and migrated here; `PRAGMA user_version` records the schema vers
     item_sources   one row per (source, entry key) that carried an item; a story's carriers
     items_fts      FTS5 trigram index over items' title and text (trigram splits Chinese,
                    unicode61 would not)
+    stories        one row per story: its representative item (earliest, then richest), its
+                   date span, members and sources; items.story_id says which story an item is in
+    story_bands    the LSH index of near-duplicate detection: (bucket, published, item) for each
+                   of an item's buckets (dedup/near.py), so finding a new item's story reads a few
+                   index entries inside the time window, never the items table
 
 The interface is small on purpose (load source state, save a poll in one transaction, list
 stories newest first) so that another engine can sit beside this one later.
@@ -15,25 +20,32 @@ stories newest first) so that another engine can sit beside this one later.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import shutil
 import sqlite3
+import struct
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlite_utils
 
-from .dedup import item_id
+from .dedup import Fingerprint, fingerprint, item_id, similarity, titles_conflict
 from .errors import StoreError
-from .models import Carrier, Item, Source, SourceState, Story
+from .models import Carrier, Item, Source, SourceState, Story, StoryMember, StoryRules
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+BUSY_TIMEOUT = 30.0  # seconds a write waits while another process holds the database's write lock
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # one fixed format, so text order is time order
+# At most this many look-alikes are compared with a new item: a bucket crowded by some templated
+# series must not make one lookup cost more than a few milliseconds.
+MAX_LOOK_ALIKES = 64
 
 
 @dataclass
@@ -51,14 +63,21 @@ class SaveResult:
 
 
 class Store:
-    """An open SQLite database; use as a context manager or call close()."""
+    """An open SQLite database; use as a context manager or call close().
 
-    def __init__(self, path: Path | str):
+    `stories` says when a new item joins the story of an earlier one (the config's `stories:`).
+    """
+
+    def __init__(
+        self, path: Path | str, stories: StoryRules | None = None, *, busy_timeout: float = BUSY_TIMEOUT
+    ):
         self.path = Path(path)
+        self.story_rules = stories or StoryRules()
+        self.busy_timeout = busy_timeout  # seconds a write waits for another process's lock
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            conn = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None)
             self.db = sqlite_utils.Database(conn)
             if str(path) != ":memory:":
                 self.db.enable_wal()
@@ -66,7 +85,7 @@ class Store:
             self.db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a crash loses no committed data
             self._migrate()
         except (sqlite3.Error, OSError) as e:
-            raise StoreError(f"cannot open database {path}: {e}") from None
+            raise StoreError(f"cannot open database {path}: {_disk_reason(e, self.path)}") from None
 
     def __enter__(self) -> Store:
         return self
@@ -79,14 +98,35 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT: takes the write lock up front, rolls back on any error."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """BEGIN IMMEDIATE ... COMMIT: takes the write lock up front, rolls back on any error.
+
+        A failed COMMIT is rolled back too (a full disk can fail it, and SQLite then leaves the
+        transaction open: every later BEGIN would fail), so the caller can simply retry later.
+        SQLite errors leave as StoreError saying what the operator can do (_explain).
+        """
         try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.conn.in_transaction:
+                    with suppress(sqlite3.Error):  # the error that got us here is the one to report
+                        self.db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as error:
+            raise StoreError(self._explain(error)) from error
+
+    def _explain(self, error: sqlite3.Error) -> str:
+        name = getattr(error, "sqlite_errorname", "")
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            return (
+                f"database {self.path} is locked by another process (waited {self.busy_timeout:g}s "
+                f"for its write lock): {error}"
+            )
+        if name.startswith("SQLITE_READONLY"):
+            return f"cannot write database {self.path}: it is read-only ({error})"
+        return f"cannot write database {self.path}: {_disk_reason(error, self.path)}"
 
     # -- schema --------------------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -192,10 +232,15 @@ class Store:
         the newer title and content winning), else by its canonical URL (so URL variants, in this
         source or another, stay one stored item with one more carrier). Unchanged rows are never
         rewritten: each rewrite also rewrites the full-text index.
+
+        A new item joins the story of the most similar stored item within the time window
+        (`_join_story`), else begins a story of its own; every story an item of this poll entered,
+        changed or newly carried is brought up to date in the same transaction.
         """
         result = SaveResult()
         seen = _format_time(now)
         new: set[str] = set()
+        restory: set[str] = set()  # items whose story's representative, dates or counts may change
         try:
             with self._transaction():
                 buried = self._tombstoned(state.source_id, items, now)
@@ -211,6 +256,8 @@ class Store:
                         # The owner's edits win; another carrier's copy of the same URL does not overwrite it.
                         if stored_hash != item.content_hash and owner == (state.source_id, item.key):
                             self._write_item(stored_id, item, first_seen=None)
+                            self._index_story(stored_id, item)
+                            restory.add(stored_id)
                             result.updated.append(stored_id)
                         continue
                     stored_id = None
@@ -220,22 +267,27 @@ class Store:
                         # whatever order the polls ran in.
                         if _rank(item) < rank:
                             self._write_item(stored_id, item, first_seen=None)
+                            self._index_story(stored_id, item)
+                            restory.add(stored_id)
                             by_url[item.url_key] = (stored_id, _rank(item))
                     if stored_id is None:
                         stored_id = item_id(item)
                         if not self._item_exists(stored_id):
                             self._write_item(stored_id, item, first_seen=seen)
+                            self._join_story(stored_id, item)
                             result.new.append(stored_id)
                             new.add(stored_id)
                         if item.url_key:
                             by_url[item.url_key] = (stored_id, _rank(item))
                     if stored_id not in new and not self._carries(state.source_id, stored_id):
                         result.carried.append(stored_id)
+                        restory.add(stored_id)
                     self.db.execute(
                         "INSERT OR IGNORE INTO item_sources (source_id, key, item_id, link, first_seen) "
                         "VALUES (?, ?, ?, ?, ?)",
                         [state.source_id, item.key, stored_id, item.link, seen],
                     )
+                self._refresh_stories(restory | new)
                 self._save_state(state)
         except sqlite3.Error as e:
             raise StoreError(f"cannot save poll of source {state.source_id!r} to {self.path}: {e}") from None
@@ -291,10 +343,12 @@ class Store:
         ids = list(dict.fromkeys(ids))
         stamp = _format_time(now)
         forget_before = _format_time(now - timedelta(seconds=max(max_age, 30 * 86400)))
+        stories: set[str] = set()  # stories that lose items: a new representative, or none left
         try:
             with self._transaction():
                 for chunk in _chunks(ids, 500):
                     marks = ",".join("?" * len(chunk))
+                    stories |= self._unindex_stories(chunk)
                     self.db.execute(
                         "INSERT OR REPLACE INTO tombstones (source_id, key, url_key, pruned_at, last_seen) "
                         "SELECT s.source_id, s.key, i.url_key, ?, ? FROM item_sources s "
@@ -303,6 +357,8 @@ class Store:
                     )
                     self.db.execute(f"DELETE FROM item_sources WHERE item_id IN ({marks})", chunk)
                     self.db.execute(f"DELETE FROM items WHERE id IN ({marks})", chunk)
+                for story_id in stories:
+                    self._refresh_story(story_id)
                 self.db.execute("DELETE FROM tombstones WHERE last_seen < ?", [forget_before])
         except sqlite3.Error as e:
             raise StoreError(f"cannot prune {self.path}: {e}") from None
@@ -378,46 +434,241 @@ class Store:
                 [row[c] for c in columns],
             )
 
-    # -- stories -----------------------------------------------------------------------------------
-    def stories(self, ids: list[str] | None = None, batch: int = 200) -> Iterator[Story]:
-        """Stories newest first (by published date), each with every source that carried it.
+    # -- story grouping: which story a new item belongs to (dedup/near.py decides, we look up) -------
+    def _join_story(self, stored_id: str, item: Item) -> None:
+        """Put a newly stored item into the story of its most similar look-alike, else a new story.
 
-        With `ids`, only those stories. Streams in batches, so callers may stop early.
+        A story keeps the id of its first item; _refresh_story picks its representative.
         """
-        if ids is not None:
-            for chunk in _chunks(ids, 500):
-                marks = ",".join("?" * len(chunk))
-                rows = list(
-                    self.db.query(
-                        f"SELECT * FROM items WHERE id IN ({marks}) ORDER BY published DESC, id", chunk
-                    )
-                )
-                yield from self._stories(rows)
+        found = fingerprint(item.title, item.text)
+        story = self.find_story(item, found)
+        story_id, score = (story[0], round(story[1], 4)) if story else (stored_id, None)
+        self.db.execute(
+            "UPDATE items SET story_id = ?, story_similarity = ? WHERE id = ?", [story_id, score, stored_id]
+        )
+        self._add_bands(stored_id, found, item.published)
+        self._refresh_story(story_id)  # at once: the next item of this poll may join it
+
+    def find_story(self, item: Item, found: Fingerprint | None = None) -> tuple[str, float] | None:
+        """(story id, similarity) of the stored story `item` belongs to, or None for a story of its own.
+
+        Look-alikes are the items that share an LSH bucket with it and were published within the
+        window (an index range scan, whatever the size of the table). The most similar one at or
+        above the threshold wins, provided its story would still span no more than the window.
+        `found` is the item's fingerprint when the caller has it already.
+        """
+        rules = self.story_rules
+        found = found or fingerprint(item.title, item.text)
+        best: tuple[str, float] | None = None
+        for story_id, title, text, first, last in self._look_alikes(found, item.published):
+            if max(last, item.published) - min(first, item.published) > timedelta(seconds=rules.window):
+                continue
+            if titles_conflict(found, title):  # cheap: turns away a templated series' other issues
+                continue
+            score = similarity(found, fingerprint(title, text))
+            if score >= rules.threshold and (best is None or score > best[1]):
+                best = (story_id, score)
+        return best
+
+    def _look_alikes(self, found: Fingerprint, published: datetime) -> list[tuple]:
+        """(story id, title, text, story's first and last published) of the items sharing a
+        bucket with `found` and published within the window of `published`, oldest first."""
+        if not found.buckets:
+            return []
+        moment, window = _epoch(published), int(self.story_rules.window)
+        marks = ",".join("?" * len(found.buckets))
+        ids = [
+            row[0]
+            for row in self.db.execute(
+                f"SELECT DISTINCT item_id FROM story_bands WHERE bucket IN ({marks}) "
+                "AND published BETWEEN ? AND ? LIMIT ?",
+                [*found.buckets, moment - window, moment + window, MAX_LOOK_ALIKES],
+            )
+        ]
+        if not ids:
+            return []
+        rows = self.db.execute(
+            "SELECT i.story_id, i.title, i.text, st.published, st.last_published FROM items i "
+            f"JOIN stories st ON st.id = i.story_id WHERE i.id IN ({','.join('?' * len(ids))}) "
+            "ORDER BY i.published, i.id",
+            ids,
+        )
+        return [
+            (story, title, text, _parse_time(first), _parse_time(last))
+            for story, title, text, first, last in rows
+        ]
+
+    def _index_story(self, stored_id: str, item: Item) -> None:
+        """Re-index an item whose stored title or text was rewritten; it stays in its story."""
+        self._unindex_stories([stored_id])
+        self._add_bands(stored_id, fingerprint(item.title, item.text), item.published)
+
+    def _add_bands(self, stored_id: str, found: Fingerprint, published: datetime) -> None:
+        moment = _epoch(published)
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO story_bands (bucket, published, item_id) VALUES (?, ?, ?)",
+            [(bucket, moment, stored_id) for bucket in found.buckets],
+        )
+        packed = struct.pack(f"<{len(found.buckets)}q", *found.buckets)
+        self.db.execute("UPDATE items SET story_buckets = ? WHERE id = ?", [packed, stored_id])
+
+    def _unindex_stories(self, ids: list[str]) -> set[str]:
+        """Remove these items' index entries; return the ids of their stories."""
+        marks = ",".join("?" * len(ids))
+        stories: set[str] = set()
+        for stored_id, story_id, packed in self.db.execute(
+            f"SELECT id, story_id, story_buckets FROM items WHERE id IN ({marks})", ids
+        ).fetchall():
+            stories.add(story_id)
+            buckets = struct.unpack(f"<{len(packed or b'') // 8}q", packed or b"")
+            self.db.conn.executemany(
+                "DELETE FROM story_bands WHERE bucket = ? AND item_id = ?",
+                [(bucket, stored_id) for bucket in buckets],
+            )
+        return stories
+
+    def _refresh_stories(self, ids: set[str]) -> None:
+        """Bring up to date the stories of these items (members, carriers, representative)."""
+        stories: set[str] = set()
+        for chunk in _chunks(sorted(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            stories.update(
+                row[0] for row in self.db.execute(f"SELECT story_id FROM items WHERE id IN ({marks})", chunk)
+            )
+        for story_id in sorted(stories):
+            self._refresh_story(story_id)
+
+    def _refresh_story(self, story_id: str) -> None:
+        """Recompute a story's row from its items: the representative is the earliest, then the
+        richest (as save_poll keeps the earliest version of a URL); a story without items goes."""
+        members = self.db.execute(
+            "SELECT id, published, length(content_html), source_id, first_seen FROM items WHERE story_id = ?",
+            [story_id],
+        ).fetchall()
+        if not members:
+            self.db.execute("DELETE FROM stories WHERE id = ?", [story_id])
             return
-        offset = 0
-        while True:
-            rows = list(
-                self.db.query(
-                    "SELECT * FROM items ORDER BY published DESC, id LIMIT ? OFFSET ?", [batch, offset]
+        representative = min(members, key=lambda m: (m[1], -m[2], m[3]))
+        sources = self.db.execute(
+            "SELECT count(DISTINCT s.source_id) FROM item_sources s JOIN items i ON i.id = s.item_id "
+            "WHERE i.story_id = ?",
+            [story_id],
+        ).fetchone()[0]
+        self.db.execute(
+            "INSERT INTO stories (id, item_id, published, last_published, first_seen, members, sources) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET item_id = excluded.item_id, "
+            "published = excluded.published, last_published = excluded.last_published, "
+            "first_seen = excluded.first_seen, members = excluded.members, sources = excluded.sources",
+            [
+                story_id,
+                representative[0],
+                representative[1],
+                max(m[1] for m in members),
+                min(m[4] for m in members),
+                len(members),
+                sources,
+            ],
+        )
+
+    def story_members(self, story_id: str) -> list[StoryMember]:
+        """Every item of a story as each source carried it, oldest first.
+
+        The similarity is the item's to the look-alike it joined through; None for the item that
+        began the story, and 1.0 for a further source that carried an item by the same link.
+        """
+        members: list[StoryMember] = []
+        seen: set[str] = set()
+        for row in self.db.execute(
+            "SELECT i.id, s.source_id, src.title, i.title, s.link, i.published, i.story_similarity "
+            "FROM items i JOIN item_sources s ON s.item_id = i.id JOIN sources src ON src.id = s.source_id "
+            "WHERE i.story_id = ? ORDER BY i.published, i.id, s.first_seen, s.source_id",
+            [story_id],
+        ):
+            stored_id, source_id, source_title, title, link, published, score = row
+            members.append(
+                StoryMember(
+                    story_id=story_id,
+                    item_id=stored_id,
+                    source_id=source_id,
+                    source_title=source_title or source_id,
+                    title=title,
+                    link=link,
+                    published=_parse_time(published),
+                    similarity=1.0 if stored_id in seen else score,
                 )
             )
+            seen.add(stored_id)
+        return members
+
+    # -- stories -----------------------------------------------------------------------------------
+    def stories(
+        self, ids: list[str] | None = None, batch: int = 200, min_sources: int = 1
+    ) -> Iterator[Story]:
+        """Stories newest first (by their representative's published date), each once, with every
+        source that carried one of its items.
+
+        With `ids` (story ids, or ids of items: each stands for its story), only those stories.
+        With `min_sources`, only stories carried by at least that many sources. Streams in
+        batches, so callers may stop early.
+        """
+        select = (
+            "SELECT items.*, stories.published AS story_published, stories.first_seen AS story_first_seen "
+            "FROM stories "
+            "JOIN items ON items.id = stories.item_id WHERE {} ORDER BY stories.published DESC, stories.id"
+        )
+        if ids is not None:
+            done: set[str] = set()
+            for chunk in _chunks(list(dict.fromkeys(ids)), 500):
+                marks = ",".join("?" * len(chunk))
+                wanted = [
+                    row[0]
+                    for row in self.db.execute(
+                        f"SELECT story_id FROM items WHERE id IN ({marks}) "
+                        f"UNION SELECT id FROM stories WHERE id IN ({marks})",
+                        chunk + chunk,
+                    )
+                    if row[0] not in done
+                ]
+                done.update(wanted)
+                if wanted:
+                    where = f"stories.id IN ({','.join('?' * len(wanted))}) AND stories.sources >= ?"
+                    rows = list(self.db.query(select.format(where), [*wanted, min_sources]))
+                    yield from self._stories(rows)
+            return
+        after: tuple[str, str] | None = None  # keyset paging: (published, id) of the last story yielded
+        while True:
+            where, params = "stories.sources >= ?", [min_sources]
+            if after:
+                where += " AND (stories.published < ? OR (stories.published = ? AND stories.id > ?))"
+                params += [after[0], after[0], after[1]]
+            rows = list(self.db.query(select.format(where) + " LIMIT ?", [*params, batch]))
             if not rows:
                 return
             yield from self._stories(rows)
-            offset += batch
+            after = (rows[-1]["story_published"], rows[-1]["story_id"])
 
     def _stories(self, records: list[dict]) -> Iterator[Story]:
-        carriers: dict[str, list[Carrier]] = {r["id"]: [] for r in records}
+        """Stories from rows of their representative items; carriers come from all their items."""
+        if not records:
+            return
+        representative = {r["story_id"]: r["id"] for r in records}
+        found: dict[str, list[tuple[tuple, Carrier]]] = {story_id: [] for story_id in representative}
         marks = ",".join("?" * len(records))
-        for stored_id, source_id, title, url, link in self.db.execute(
-            "SELECT s.item_id, s.source_id, src.title, src.url, s.link FROM item_sources s "
-            f"JOIN sources src ON src.id = s.source_id WHERE s.item_id IN ({marks}) "
-            "ORDER BY s.first_seen, s.source_id",
-            list(carriers),
+        for story_id, stored_id, source_id, title, url, link, first_seen in self.db.execute(
+            "SELECT i.story_id, s.item_id, s.source_id, src.title, src.url, s.link, s.first_seen "
+            "FROM item_sources s JOIN items i ON i.id = s.item_id JOIN sources src ON src.id = s.source_id "
+            f"WHERE i.story_id IN ({marks})",
+            list(representative),
         ):
-            carrier = Carrier(source_id, title or source_id, url, link)
-            if not any(c.source_id == source_id for c in carriers[stored_id]):
-                carriers[stored_id].append(carrier)
+            # The representative's own carriers first, so its source is listed with its link.
+            order = (stored_id != representative[story_id], first_seen, source_id)
+            found[story_id].append((order, Carrier(source_id, title or source_id, url, link)))
+        carriers: dict[str, list[Carrier]] = {}
+        for story_id, rows in found.items():
+            chosen: dict[str, Carrier] = {}
+            for _, carrier in sorted(rows, key=lambda row: row[0]):
+                chosen.setdefault(carrier.source_id, carrier)
+            carriers[story_id] = list(chosen.values())
         for r in records:
             item = Item(
                 source_id=r["source_id"],
@@ -435,11 +686,17 @@ class Store:
                 content_hash=r["content_hash"],
             )
             yield Story(
-                id=r["id"], item=item, carriers=carriers[r["id"]], first_seen=_parse_time(r["first_seen"])
+                id=r["story_id"],
+                item=item,
+                carriers=carriers[r["story_id"]],
+                first_seen=_parse_time(r["story_first_seen"]),
             )
 
     def count_items(self) -> int:
         return self.db.execute("SELECT count(*) FROM items").fetchone()[0]
+
+    def count_stories(self) -> int:
+        return self.db.execute("SELECT count(*) FROM stories").fetchone()[0]
 
     def search(self, query: str, limit: int = 20) -> list[str]:
         """Item ids whose title or text contains `query`, newest first.
@@ -462,6 +719,83 @@ class Store:
             )
             params = [pattern, limit]
         return [row[0] for row in self.db.execute(sql, params)]
+
+    def candidates(self, condition: Condition) -> Iterator[str]:
+        """Ids of the stories one of whose items meets `condition`, in the order of stories()
+        (newest first), streamed: stop when you have enough.
+
+        A coarse filter for search: callers check each story exactly afterwards. Strings of three
+        characters or more in title and text are looked up in the trigram index; shorter ones, and
+        the other fields, are scanned with LIKE (case-insensitive for ASCII only).
+        """
+        where, params = _condition_sql(condition)
+        cursor = self.db.execute(
+            "SELECT stories.id FROM stories WHERE stories.id IN "
+            f"(SELECT items.story_id FROM items WHERE {where}) ORDER BY stories.published DESC, stories.id",
+            params,
+        )
+        while rows := cursor.fetchmany(200):
+            yield from (row[0] for row in rows)
+
+
+@dataclass(frozen=True)
+class Contains:
+    """Items with one of `strings` in one of `fields`: title, text, categories, author, link (the
+    item's or a carrier's)."""
+
+    strings: tuple[str, ...]
+    fields: tuple[str, ...] = ("title", "text", "categories")
+
+
+@dataclass(frozen=True)
+class CarriedBy:
+    """Items that one of these sources carried."""
+
+    source_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AllOf:
+    conditions: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    conditions: tuple[Condition, ...]
+
+
+Condition = Contains | CarriedBy | AllOf | AnyOf
+
+
+def _condition_sql(condition: Condition) -> tuple[str, list]:
+    """A WHERE clause over `items` (and its parameters) for Store.candidates."""
+    if isinstance(condition, AllOf | AnyOf):
+        parts = [_condition_sql(c) for c in condition.conditions]
+        joiner = " AND " if isinstance(condition, AllOf) else " OR "
+        return joiner.join(f"({sql})" for sql, _ in parts) or "1", [p for _, ps in parts for p in ps]
+    if isinstance(condition, CarriedBy):
+        marks = ",".join("?" * len(condition.source_ids))
+        sql = f"items.id IN (SELECT item_id FROM item_sources WHERE source_id IN ({marks}))"
+        return sql, list(condition.source_ids)
+    clauses: list[str] = []
+    params: list = []
+    indexed = [f for f in ("title", "text") if f in condition.fields]
+    long = [s for s in condition.strings if len(s) >= 3]
+    if indexed and long:
+        phrases = " OR ".join('"' + s.replace('"', '""') + '"' for s in long)
+        clauses.append("items.rowid IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)")
+        params.append(f"{{{' '.join(indexed)}}} : ({phrases})")
+    for string in condition.strings:
+        pattern = "%" + string.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        for column in condition.fields:
+            if column in indexed and len(string) >= 3:
+                continue
+            clauses.append(f"items.{column} LIKE ? ESCAPE '\\'")
+            params.append(pattern)
+            if column == "link":
+                clauses.append("items.id IN (SELECT item_id FROM item_sources WHERE link LIKE ? ESCAPE '\\')")
+                params.append(pattern)
+    return " OR ".join(clauses) or "0", params
 
 
 def _state(data: dict) -> SourceState:
@@ -493,12 +827,31 @@ def _chunks(values: list, size: int) -> Iterator[list]:
         yield values[start : start + size]
 
 
+def _disk_reason(error: Exception, path: Path) -> str:
+    """`error`, saying "the disk is full" when it is: SQLite reports a full disk as SQLITE_FULL
+    on a write, but as a "disk I/O error" (SQLITE_IOERR_SHMSIZE) when WAL's shared-memory file
+    cannot be created on opening, which names no cause an operator can act on."""
+    full = (
+        getattr(error, "sqlite_errorname", "") == "SQLITE_FULL"
+        or getattr(error, "errno", None) == errno.ENOSPC
+    )
+    if not full and str(path) != ":memory:":
+        with suppress(OSError):
+            full = shutil.disk_usage(path.parent).free < 64 * 1024
+    return f"the disk is full ({error})" if full else str(error)
+
+
 def _format_time(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime(_TIME_FORMAT) if value else None
 
 
 def _parse_time(value: str | None) -> datetime | None:
     return datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=UTC) if value else None
+
+
+def _epoch(value: datetime) -> int:
+    """Whole seconds since 1970 (UTC): story_bands keeps times as integers, a compact index key."""
+    return int(value.timestamp())
 
 
 _SCHEMA_V1 = [
@@ -536,9 +889,13 @@ _SCHEMA_V1 = [
         content_hash TEXT NOT NULL,
         source_id TEXT NOT NULL,       -- the source whose version is stored
         entry_key TEXT NOT NULL,       -- that source's key for it
-        first_seen TEXT NOT NULL
+        first_seen TEXT NOT NULL,
+        story_id TEXT,                 -- the story it belongs to (stories.id), set when first stored
+        story_similarity REAL,         -- to the look-alike it joined through; NULL: it began the story
+        story_buckets BLOB             -- its story_bands buckets, little-endian int64s, to remove them
     )""",
     "CREATE INDEX items_url_key ON items (url_key)",
+    "CREATE INDEX items_story_id ON items (story_id)",
     "CREATE INDEX items_published ON items (published)",
     "CREATE INDEX items_first_seen ON items (first_seen)",
     "CREATE INDEX items_source_published ON items (source_id, published)",
@@ -561,6 +918,25 @@ _SCHEMA_V1 = [
         PRIMARY KEY (source_id, key)
     )""",
     "CREATE INDEX tombstones_url_key ON tombstones (url_key)",
+    # One row per story; its items point here with items.story_id. Feeds list stories by `published`.
+    """CREATE TABLE stories (
+        id TEXT PRIMARY KEY,           -- the id of its first item: stable while items join
+        item_id TEXT NOT NULL,         -- the representative: the earliest item, then the richest
+        published TEXT NOT NULL,       -- the representative's (the earliest) published date
+        last_published TEXT NOT NULL,  -- the latest item's: with `published`, the span the window bounds
+        first_seen TEXT NOT NULL,      -- when its first item was stored
+        members INTEGER NOT NULL,      -- its items
+        sources INTEGER NOT NULL       -- distinct sources that carried them
+    )""",
+    "CREATE INDEX stories_published ON stories (published)",
+    # The LSH index (dedup/near.py): each item's buckets, with its published time so that a lookup
+    # is a range scan of the window inside each bucket.
+    """CREATE TABLE story_bands (
+        bucket INTEGER NOT NULL,
+        published INTEGER NOT NULL,    -- the item's published time, seconds since 1970 UTC
+        item_id TEXT NOT NULL,
+        PRIMARY KEY (bucket, published, item_id)
+    ) WITHOUT ROWID""",
     # Named as sqlite-utils names them, so `sqlite-utils search data/aggregator.db items ...` works.
     """CREATE VIRTUAL TABLE items_fts USING FTS5 (title, text, tokenize='trigram', content=items)""",
     """CREATE TRIGGER items_ai AFTER INSERT ON items BEGIN

@@ -9,8 +9,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# Longer property runs for tests/test_fuzz.py (CI runs 200 examples per property):
+#   python -m pytest tests/test_fuzz.py --hypothesis-profile fuzz-long
+settings.register_profile("fuzz-long", max_examples=5_000, deadline=None)
+settings.register_profile("fuzz-soak", max_examples=50_000, deadline=None)
 
 
 @dataclass

@@ -547,5 +547,7 @@ def test_json_content_text_stays_text() -> None:
     )
     (item,) = normalize(feed, Source(id="df", url="https://df.example.net/feed.json"), now=NOW)
     assert "&lt;script&gt;" in item.content_html and "<script" not in item.content_html
-    assert item.title == "Plain text <b>is</b> not HTML"
+    # The title is text too, but what reads as a tag is dropped all the same: the RSS we publish
+    # it in is rendered as HTML by some readers (normalize.html.plain_text).
+    assert item.title == "Plain text is not HTML"
     assert item.categories == ("Apple", "Linking")

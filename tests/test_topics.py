@@ -252,6 +252,7 @@ def test_match_folds_the_story_once(monkeypatch: pytest.MonkeyPatch) -> None:
         ("开源，中国！", "开源,中国!"),
         ("ＧＰＴ－４　发布", "gpt-4 发布"),
         ("e\u0301", "é"),
+        ("开源\u00a0中国", "开源 中国"),  # a no-break space (&nbsp;) is a space
     ],
 )
 def test_fold(text: str, folded: str) -> None:

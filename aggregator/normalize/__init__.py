@@ -6,14 +6,19 @@ Pure functions, no I/O. For each item, in this order:
    link and the source's URL; relative URLs resolve against it.
 2. link: absolute, tracking parameters removed (urls.strip_tracking), never javascript: or data:;
    url_key = canonical_url(link), the identity across sources (None unless the link is http(s)).
-3. content_html: the item's content, else its summary, sanitized once (html.sanitize_html) with
-   URLs made absolute in the same pass; text = its plain text.
-4. title: plain text (tags stripped when the feed marked it HTML, whitespace collapsed); an
-   untitled item takes the start of its text, else its link.
+3. content_html: the item's content, else its summary, its first MAX_CONTENT characters,
+   sanitized once (html.sanitize_html) with URLs made absolute in the same pass; text = its plain
+   text. The cap keeps one hostile item from costing megabytes in every topic file it reaches
+   (a long article's HTML is some 100 KB; the cut falls in a tag at worst, which nh3 drops).
+4. title: plain text (html.plain_text: tags stripped, whatever type the feed declared, since
+   some readers render RSS titles as HTML; whitespace collapsed), at most MAX_TITLE characters;
+   an untitled item takes the start of its text, else its link. Author and categories are plain
+   text the same way.
 5. dates in UTC: published falls back to updated, then to `now`; a date more than a day ahead
    becomes `now`. updated only when the feed gave one.
 6. categories: the item's tags, then the source's configured categories, each once (compared
-   after stripping and case-folding; the first spelling wins).
+   after stripping and case-folding; the first spelling wins); at most MAX_CATEGORIES of the
+   item's own, each at most MAX_TITLE characters.
 7. thumbnail: see thumbnail.py for the order.
 8. key (identity.py): guid, else link, else a hash of title and content. One Item per RawItem:
    an item listed twice gets the same key twice, and dedup.unique() keeps the first.
@@ -28,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import chain
 
 from aggregator.models import Item, ParsedFeed, RawItem, Source
-from aggregator.normalize.html import html_to_line, html_to_text, safe_url, sanitize_html
+from aggregator.normalize.html import html_to_text, plain_text, safe_url, sanitize_html
 from aggregator.normalize.identity import item_keys, short_hash
 from aggregator.normalize.thumbnail import choose_thumbnail
 from aggregator.normalize.urls import canonical_url, is_web_url, strip_tracking
@@ -44,6 +49,9 @@ __all__ = [
 
 FUTURE_TOLERANCE = timedelta(days=1)
 UNTITLED_LENGTH = 80
+MAX_TITLE = 500  # characters of a title, author or category; more is no title but a hostile feed
+MAX_CONTENT = 256 * 1024  # characters of an item's HTML
+MAX_CATEGORIES = 64  # an item's own tags (WordPress posts carry 20 at most in practice)
 
 
 def normalize(feed: ParsedFeed, source: Source, *, now: datetime) -> list[Item]:
@@ -63,13 +71,14 @@ def normalize(feed: ParsedFeed, source: Source, *, now: datetime) -> list[Item]:
 def _item(
     raw: RawItem, source: Source, *, key: str, link: str | None, base: str | None, now: datetime
 ) -> Item:
-    content_html = sanitize_html(raw.content or raw.summary or "", base)
+    content_html = sanitize_html((raw.content or raw.summary or "")[:MAX_CONTENT], base)
     text = html_to_text(content_html)
     title = _title(raw, text, link)
-    author = " ".join((raw.author or "").split()) or None
+    author = (_shorten(plain_text(raw.author[: MAX_TITLE * 4]), MAX_TITLE) if raw.author else "") or None
     given_date = raw.published or raw.updated
     published = _clamp(given_date, now) if given_date else now
-    categories = merge_categories(raw.tags, source.categories)
+    tags = (_shorten(plain_text(tag[: MAX_TITLE * 4]), MAX_TITLE) for tag in raw.tags[:MAX_CATEGORIES])
+    categories = merge_categories(tags, source.categories)
     thumbnail = choose_thumbnail(raw, content_html, base)
     return Item(
         source_id=source.id,
@@ -110,14 +119,16 @@ def merge_categories(*groups: Iterable[str]) -> tuple[str, ...]:
 
 
 def _title(raw: RawItem, text: str, link: str | None) -> str:
-    title = (
-        html_to_line(raw.title) if raw.title and raw.title_is_html else " ".join((raw.title or "").split())
-    )
+    # Markup may make a title long before its text is: read a few times MAX_TITLE of it.
+    title = plain_text(raw.title[: MAX_TITLE * 8], is_html=raw.title_is_html) if raw.title else ""
     if title:
-        return title
-    if text:
-        return _shorten(" ".join(text.split()), UNTITLED_LENGTH)
-    return link or ""
+        return _shorten(title, MAX_TITLE)
+    # The start of the text, else the link: plain text too, since the content's text may spell a
+    # tag ("&lt;script&gt;" in its HTML).
+    untitled = plain_text(text[: UNTITLED_LENGTH * 4]) if text else ""
+    if untitled:
+        return _shorten(untitled, UNTITLED_LENGTH)
+    return plain_text(link or "")
 
 
 def _shorten(text: str, length: int) -> str:

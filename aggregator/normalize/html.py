@@ -88,6 +88,11 @@ _CELL_TAG = re.compile(r'</?(?:td|th)\b(?:[^>"]|"[^"]*")*>')
 IMG_TAG = re.compile(r'<img\b(?:[^>"]|"[^"]*")*>')
 TAG_ATTRIBUTE = re.compile(r'\s([\w-]+)="([^"]*)"')  # values stay escaped
 _LAZY_ATTRIBUTE = re.compile(r'\sdata-(?:src|original|lazy-src|actualsrc)="')
+TAG_LIKE = re.compile(r"<[A-Za-z/!?]")  # where an HTML tokenizer opens a tag, comment or declaration
+# Characters XML 1.0 forbids, but the whitespace among them (\x0b, \x0c, \x1c-\x1f: str.isspace()).
+_NOT_XML = re.compile("[\x00-\x08\x0e-\x1b\x7f\ud800-\udfff\ufffe\uffff]")
+_SPACES = re.compile(r"[^\S\n]+")  # a run of whitespace within a line (\s is str.isspace())
+_LINE_BREAKS = re.compile(r" ?\n[ \n]*")  # line ends, with the spaces around and blank lines after
 
 MAX_DEPTH = 512
 # Any start or end tag of untrusted HTML, roughly: "[^<>]*" stops at the next "<", so that a body
@@ -115,6 +120,8 @@ def sanitize_html(html: str, base: str | None) -> str:
             return safe_url(value, base, image=tag == "img" and name == "src")
         return value
 
+    # nh3 takes UTF-8, which a lone surrogate cannot be; control characters XML cannot carry.
+    html = _NOT_XML.sub("", html)
     clean = nh3.clean(limit_depth(html), attribute_filter=filter_attribute, **_NH3_OPTIONS)
     return IMG_TAG.sub(_promote_lazy, clean) if _LAZY_ATTRIBUTE.search(clean) else clean
 
@@ -125,12 +132,18 @@ def safe_url(url: str, base: str | None, *, image: bool = False) -> str | None:
 
     `image` allows a data: URL of a raster image (for <img src>).
     """
+    # Characters XML forbids go first, as the publishers would drop them: "java\\x00script:" is
+    # a relative URL here but "javascript:" in a published feed.
+    url = _NOT_XML.sub("", url)
     scheme = scheme_of(url)
     if scheme == "data":
         return url.strip() if image and _DATA_IMAGE.match(url.strip()) else None
     if scheme == "mailto":
         return url.strip()
     if scheme == "":
+        # "`javascript:...`": old Internet Explorer read backticks (and stray quotes) as quotes.
+        if scheme_of(url.strip().lstrip("`'\"")) not in ("", "http", "https"):
+            return None
         url = absolute_url(url, base) or ""
         scheme = scheme_of(url)
         if scheme == "":  # no usable base: keep the relative URL rather than lose the link
@@ -144,14 +157,40 @@ def html_to_text(html: str) -> str:
         return ""
     html = html.replace("\r", " ").replace("\n", " ")  # source line breaks are spaces (<pre> too: for search)
     text = unescape(TAG.sub("", _CELL_TAG.sub(" ", _BLOCK_TAG.sub("\n", html))))
-    lines = (" ".join(line.split()) for line in text.split("\n"))
-    return "\n".join(line for line in lines if line)
+    # Regular expressions rather than " ".join(line.split()): that builds one string per word, 50
+    # bytes each, so a 5 MB body of words would cost 50 MB at once.
+    text = _LINE_BREAKS.sub("\n", _SPACES.sub(" ", text))
+    return text.strip(" \n")
 
 
 def html_to_line(html: str) -> str:
     """One line of plain text from untrusted HTML (a title): tags dropped, script/style content too."""
     text = unescape(nh3.clean(limit_depth(html), tags=set(), clean_content_tags={"script", "style"}))
-    return " ".join(text.split())
+    return _SPACES.sub(" ", text.replace("\n", " ")).strip()
+
+
+def plain_text(text: str, *, is_html: bool = False) -> str:
+    """A title, author or category as one line of plain text that no reader can take for markup.
+
+    Whether RSS titles (and categories, authors) hold text or HTML was never specified, and
+    readers differ: some render them as HTML (RSS Best Practices Profile, "Character Data"). A
+    "plain" title that reads `<img src=x onerror=...>` would run in those. So anything an HTML
+    parser would open as a tag ("<" then a letter, "/", "!" or "?") is dropped, as from HTML,
+    whatever type the feed declared, until none is left: unescaping `&lt;script&gt;` yields a tag
+    again. "a < b" and "I <3 NY" stay as written; "the <dialog> element" loses its tag, the price
+    of never publishing one. Three rounds undo any sane escaping; what still looks like a tag then
+    has its "<" replaced by "‹".
+
+    Characters XML forbids go first: the publishers drop them anyway, and "<\\x00a" is text to an
+    HTML tokenizer but "<a" once the NUL is gone.
+    """
+    text = _NOT_XML.sub("", text)
+    line = html_to_line(text) if is_html else _SPACES.sub(" ", text.replace("\n", " ")).strip()
+    for _ in range(3):
+        if not TAG_LIKE.search(line):
+            return line
+        line = html_to_line(line)
+    return TAG_LIKE.sub(lambda match: "\u2039" + match.group(0)[1:], line)
 
 
 def limit_depth(html: str) -> str:

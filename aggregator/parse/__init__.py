@@ -8,14 +8,21 @@
    misreads with dates.py and resolve URLs with urls.py.
 3. A body that is no feed raises ParseError("not a feed: <why>"); an ill-formed feed yields what
    can be recovered, with ParsedFeed.recovered_error saying what was wrong.
+4. A document with more than `max_items` items yields its newest `max_items` (by published date,
+   else updated; undated ones last, in document order), and ParsedFeed.items_dropped counts the
+   others. RSS and Atom are cut down before feedparser reads them (limits.py: 100,000 items
+   would take feedparser minutes), JSON Feed items before they are mapped; the same rule runs
+   once more on the result, for the ill-formed documents feedparser reads leniently.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import datetime
 
 from aggregator.errors import ParseError
-from aggregator.models import ParsedFeed
+from aggregator.models import ParsedFeed, RawItem
 from aggregator.parse.charset import decode, media_type
 from aggregator.parse.jsonfeed import parse_json_feed
 from aggregator.parse.xmlfeed import parse_xml_feed
@@ -26,11 +33,11 @@ _JSON_TYPES = {"application/feed+json", "application/json", "text/json"}
 _FIRST_CHARACTER = re.compile(r"\s*(\S)")
 
 
-def parse(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
+def parse(body: bytes, headers: dict[str, str], url: str, *, max_items: int | None = None) -> ParsedFeed:
     """Parse one feed document.
 
     `headers` are the response headers (any case; Content-Type's charset is honoured); `url` is the
-    document's URL, against which relative links resolve.
+    document's URL, against which relative links resolve; `max_items` caps the items (point 4 above).
     """
     headers = {name.lower(): value for name, value in headers.items()}
     content_type = headers.get("content-type", "")
@@ -39,5 +46,22 @@ def parse(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     if first is None:
         raise ParseError("not a feed: empty body")
     if first.group(1) == "{" or (first.group(1) != "<" and media_type(content_type) in _JSON_TYPES):
-        return parse_json_feed(text, url)
-    return parse_xml_feed(text, headers, url)
+        feed = parse_json_feed(text, url, max_items)
+    else:
+        feed = parse_xml_feed(text, headers, url, max_items)
+    if max_items is None or len(feed.items) <= max_items:
+        return feed
+    kept = newest(feed.items, max_items)
+    return replace(feed, items=kept, items_dropped=feed.items_dropped + len(feed.items) - len(kept))
+
+
+def newest(items: list[RawItem], count: int) -> list[RawItem]:
+    """The newest `count` of `items` (published, else updated; undated last), in their order."""
+
+    def age(pair: tuple[int, RawItem]) -> tuple[bool, float, int]:
+        index, item = pair
+        moment: datetime | None = item.published or item.updated
+        return (moment is None, -moment.timestamp() if moment else 0.0, index)
+
+    chosen = sorted(sorted(enumerate(items), key=age)[:count], key=lambda pair: pair[0])
+    return [item for _, item in chosen]

@@ -5,7 +5,10 @@ Order (the first that applies wins):
 1. A byte-order mark (UTF-8, UTF-16, UTF-32), or UTF-16 and UTF-32 sniffed without one from the
    NUL bytes around the first ``<`` (XML 1.0 appendix F, https://www.w3.org/TR/xml/#sec-guessing).
    Such a body is otherwise valid UTF-8 (NUL is a valid character there), and would reach the
-   XML parser as "<\x00r\x00s\x00s...".
+   XML parser as "<\x00r\x00s\x00s...". A BOM wins over a declared encoding, as in browsers,
+   but only if the bytes after it decode strictly and start like a document ("<" or "{"): a
+   UTF-8 BOM pasted on GBK bytes, or a UTF-16 one on UTF-8 text, is a lie, and the bytes after
+   it are then read by the rules below (the BOM's encoding with U+FFFD stays the last resort).
 2. UTF-8, when the body is valid UTF-8. Text in a legacy encoding is practically
    never valid UTF-8, while servers often announce a wrong default charset (ISO-8859-1, GBK) for
    UTF-8 documents; trusting the bytes here costs one decode, which is also the result.
@@ -90,7 +93,15 @@ def decode(body: bytes, content_type: str = "") -> str:
     """Return `body` as text, choosing the encoding as the module docstring says."""
     for bom, encoding in _BOMS:
         if body.startswith(bom):
-            return body[len(bom) :].decode(encoding, "replace")
+            rest = body[len(bom) :]
+            try:
+                text = rest.decode(encoding)
+            except UnicodeDecodeError:
+                text = None
+            if text is not None and text.lstrip()[:1] in ("<", "{", ""):
+                return text
+            fallback = decode(rest, content_type)  # at most one call per BOM it starts with
+            return fallback if fallback.lstrip()[:1] in ("<", "{") else rest.decode(encoding, "replace")
     sniffed = _sniff_wide(body[:4])
     if sniffed:
         return body.decode(sniffed, "replace")

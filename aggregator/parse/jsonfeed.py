@@ -19,11 +19,17 @@ from aggregator.parse.dates import parse_date
 from aggregator.parse.plaintext import text_to_html
 from aggregator.parse.urls import resolve_url
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _VERSION = re.compile(r"^https?://jsonfeed\.org/version/(\d+)(?:\.(\d+))?/?$", re.IGNORECASE)
 
 
-def parse_json_feed(text: str, url: str) -> ParsedFeed:
-    """Read a JSON Feed document; raise ParseError when the text is not one."""
+def parse_json_feed(text: str, url: str, max_items: int | None = None) -> ParsedFeed:
+    """Read a JSON Feed document; raise ParseError when the text is not one.
+
+    Of more than `max_items` items only the newest are mapped (by date_published, else
+    date_modified; undated last, in document order).
+    """
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -32,6 +38,8 @@ def parse_json_feed(text: str, url: str) -> ParsedFeed:
         # Valid JSON that Python will not build: a number past 4,300 digits (ValueError, CVE-2020-10735),
         # or nesting deeper than the interpreter's recursion limit.
         raise ParseError(f"not a feed: unreadable JSON ({type(exc).__name__}: {exc})") from exc
+    if _SURROGATE_ESCAPE.search(text):
+        _replace_lone_surrogates(doc)
     if not isinstance(doc, dict):
         raise ParseError(f"not a feed: JSON {type(doc).__name__}, where a JSON Feed is an object")
     version = doc.get("version")
@@ -42,14 +50,28 @@ def parse_json_feed(text: str, url: str) -> ParsedFeed:
     base = _url(doc.get("feed_url"), url) or _url(doc.get("home_page_url"), url) or url
     feed_author = _authors(doc)
     items = doc.get("items")
+    objects = [obj for obj in items if isinstance(obj, dict)] if isinstance(items, list) else []
+    kept = _newest(objects, max_items)
     return ParsedFeed(
         format=f"json{match.group(1)}{match.group(2) or '0'}",
         title=_text(doc.get("title")) or "",
         link=_url(doc.get("home_page_url"), url),
-        items=[_item(obj, base, feed_author) for obj in items if isinstance(obj, dict)]
-        if isinstance(items, list)
-        else [],
+        items=[_item(obj, base, feed_author) for obj in kept],
+        items_dropped=len(objects) - len(kept),
     )
+
+
+def _newest(objects: list[dict[str, Any]], count: int | None) -> list[dict[str, Any]]:
+    """The newest `count` item objects, in document order (all of them when `count` is None)."""
+    if count is None or len(objects) <= count:
+        return objects
+
+    def age(index: int) -> tuple[bool, float, int]:
+        obj = objects[index]
+        moment = _date(obj.get("date_published")) or _date(obj.get("date_modified"))
+        return (moment is None, -moment.timestamp() if moment else 0.0, index)
+
+    return [objects[i] for i in sorted(sorted(range(len(objects)), key=age)[:count])]
 
 
 def _item(obj: dict[str, Any], base: str, feed_author: str | None) -> RawItem:
@@ -79,6 +101,26 @@ def _item(obj: dict[str, Any], base: str, feed_author: str | None) -> RawItem:
             if isinstance(att, dict) and (u := _url(att.get("url"), base))
         ],
     )
+
+
+def _replace_lone_surrogates(doc: Any) -> None:
+    """Replace, in place, the lone surrogates of every string in `doc` with U+FFFD.
+
+    JSON may escape half a surrogate pair ("\\ud800"), and json.loads keeps it: such a string can
+    be neither encoded as UTF-8 (for nh3, SQLite, the published files) nor shown. A loop, not a
+    recursion: the document may nest as deep as json.loads allowed.
+    """
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        members = (
+            node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        )
+        for key, value in list(members):
+            if isinstance(value, str):
+                node[key] = _LONE_SURROGATE.sub("\ufffd", value)
+            elif isinstance(value, dict | list):
+                stack.append(value)
 
 
 def _text(value: Any) -> str | None:

@@ -20,7 +20,8 @@ So the values are taken from the entry's keys, and a detail only describes a val
 
 feedparser gets the text already decoded (charset.py), re-encoded as UTF-8 and labelled so: its
 own charset rules follow RFC 3023 to the letter (text/xml without a charset is US-ASCII) and fall
-back to Windows-1252 silently. It also gets it repaired (repair.py).
+back to Windows-1252 silently. It also gets it repaired (repair.py) and within bounds of items,
+elements and ill-formed size (limits.py), so no document costs it more than a second or two.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import feedparser
 from aggregator.errors import ParseError
 from aggregator.models import ParsedFeed, RawItem
 from aggregator.parse.dates import parse_date
+from aggregator.parse.limits import bound
 from aggregator.parse.plaintext import text_to_html
 from aggregator.parse.repair import repair
 from aggregator.parse.urls import resolve_url, url_path
@@ -55,11 +57,12 @@ _SPACE = re.compile(r"\s*")
 _FEED_ROOT = re.compile(r"<(?:feed|rss|rdf:RDF)[\s>]")
 
 
-def parse_xml_feed(text: str, headers: dict[str, str], url: str) -> ParsedFeed:
+def parse_xml_feed(text: str, headers: dict[str, str], url: str, max_items: int | None = None) -> ParsedFeed:
     """Read an RSS or Atom document; raise ParseError when the text is not a feed.
 
     `headers` are the response headers with lower-cased names; `url` is where the document came
-    from, the base for its relative links.
+    from, the base for its relative links. Of a document with more than `max_items` items only
+    the newest are read (limits.py).
     """
     root, root_start = _first_element(text)
     html_page = root is not None and root.lower() in ("html", "head", "body")
@@ -67,9 +70,10 @@ def parse_xml_feed(text: str, headers: dict[str, str], url: str) -> ParsedFeed:
     if html_page and not _FEED_ROOT.search(text):
         raise ParseError(f"not a feed: {_html_page(text, url)}")
     text, repairs = repair(text, root_start)
+    bounded = bound(text.encode("utf-8"), max_items)
     try:
         result = feedparser.parse(
-            io.BytesIO(text.encode("utf-8")),
+            io.BytesIO(bounded.data),
             response_headers={"content-type": "application/xml; charset=utf-8"},
             sanitize_html=False,
             resolve_relative_uris=False,
@@ -93,7 +97,8 @@ def parse_xml_feed(text: str, headers: dict[str, str], url: str) -> ParsedFeed:
         link=resolve_url(url, feed.get("link")),
         ttl_minutes=_ttl(feed.get("ttl")),
         items=[_item(entry, url, feed_author) for entry in entries],
-        recovered_error=_recovered_error(result, repairs),
+        recovered_error="; ".join(filter(None, [bounded.problem, _recovered_error(result, repairs)])) or None,
+        items_dropped=bounded.items_dropped,
     )
 
 

@@ -9,9 +9,12 @@ keep their mtime and ETag and readers see no churn.
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import tempfile
+import time
+from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 # Published files are read by whatever serves the folder, maybe another user (mkstemp makes 0600).
 FILE_MODE = 0o644
+STALE_TEMPORARY = 600.0  # seconds after which a publisher's temporary file is a dead one's leftover
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,23 @@ def _write_all(directory: Path, outputs: dict[str, bytes]) -> list[Path]:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise PublishError(f"cannot create {directory}: {error.strerror or error}") from error
+    _remove_stale_temporaries(directory, outputs)
     return [directory / name for name, data in outputs.items() if write_atomic(directory / name, data)]
+
+
+def _remove_stale_temporaries(directory: Path, names: Iterable[str]) -> None:
+    """Delete the temporary files (".NAME.*.tmp") of publishers killed mid-write.
+
+    They are never served (serve.py answers 404 for hidden names) and never renamed into place,
+    only left behind. One older than STALE_TEMPORARY has no live writer: a write takes
+    milliseconds, while another process's fresh one may be in use now and is left alone.
+    """
+    cutoff = time.time() - STALE_TEMPORARY
+    for name in names:
+        for temporary in directory.glob(f".{glob.escape(name)}.*.tmp"):
+            with suppress(OSError):  # gone already, or not ours to delete: harmless either way
+                if temporary.stat().st_mtime < cutoff:
+                    temporary.unlink()
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -1,7 +1,8 @@
 """Choose each topic's stories from the store and publish the topics that need it.
 
 One newest-first pass over the stored stories fills every topic at once, and stops as soon as
-each topic holds `max_items` stories, so publishing K topics costs one scan, not K.
+each topic holds its `max_items` stories (or has reached stories older than its `max_age`), so
+publishing K topics costs one scan, not K.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..models import Story
 from ..store import Store
-from ..topics import CompiledTopic
+from ..topics import CompiledTopic, PreparedStory
 from . import PublishSettings, publish_index, publish_topic
 
 log = logging.getLogger(__name__)
@@ -25,17 +27,29 @@ class PublishReport:
     files: list[Path] = field(default_factory=list)
 
 
-def select(store: Store, topics: list[CompiledTopic], max_items: int) -> dict[str, list[Story]]:
-    """topic id -> its newest `max_items` matching stories, newest first."""
+def select(
+    store: Store, topics: list[CompiledTopic], max_items: int, now: datetime | None = None
+) -> dict[str, list[Story]]:
+    """topic id -> its newest matching stories, newest first.
+
+    A topic holds at most its own `max_items` (never more than `max_items`, the feeds' cap) and,
+    when it sets `max_age`, no story published before `now` minus that age. Stories come newest
+    first, so a topic is closed for the rest of the pass once it is full or the stories have
+    grown older than its max_age. Each story is prepared (folded) once for all the topics.
+    """
+    now = now or datetime.now(UTC)
     chosen: dict[str, list[Story]] = {t.topic.id: [] for t in topics}
+    limits = {t.topic.id: min(t.topic.max_items or max_items, max_items) for t in topics}
     open_topics = list(topics)
     for story in store.stories():
+        open_topics = [t for t in open_topics if t.fresh(story, now)]
         if not open_topics:
             break
+        prepared = PreparedStory(story)
         for compiled in open_topics:
-            if compiled.match(story):
+            if compiled.match(prepared):
                 chosen[compiled.topic.id].append(story)
-        open_topics = [t for t in open_topics if len(chosen[t.topic.id]) < max_items]
+        open_topics = [t for t in open_topics if len(chosen[t.topic.id]) < limits[t.topic.id]]
     return chosen
 
 
@@ -47,7 +61,8 @@ def touched(store: Store, topics: list[CompiledTopic], story_ids: Iterable[str])
     if not ids:
         return hit
     for story in store.stories(ids):
-        for compiled in [t for t in remaining if t.match(story)]:
+        prepared = PreparedStory(story)
+        for compiled in [t for t in remaining if t.match(prepared)]:
             hit.append(compiled)
             remaining.remove(compiled)
         if not remaining:

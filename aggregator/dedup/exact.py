@@ -4,14 +4,14 @@ Two entries are the same item when they share a canonical URL (normalize.canonic
 host case, default port, fragment, trailing slash and tracking parameters do not count), in one
 source or across several; without a link, when one source gives them the same key. The store
 applies the same rule against what it already holds. Near-duplicates (the same story told by
-different texts) are a different matter and are not handled here.
+different texts) are near.py's matter.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from .models import Item
+from aggregator.models import Item
 
 
 def item_id(item: Item) -> str:
