@@ -122,7 +122,7 @@ class Daemon:
         self.stop_event = asyncio.Event()
         self.in_flight: dict[str, asyncio.Task] = {}
         self.pending: set[str] = set()  # story ids changed since the last publish
-        self.publish_everything = False  # a full publish (start, reload) failed and is due again
+        self.publish_everything = False  # a full publish is due (at start, after a reload or its failure)
         self.store_retry = _Retry()  # polls wait while the database cannot be written
         self.publish_retry = _Retry()
         self.last_tick = time.monotonic()
@@ -154,7 +154,9 @@ class Daemon:
     async def _run(self) -> None:
         config = self.config
         self.store.sync_sources(config.sources)
-        self._publish(None)  # every topic has files from the first minute, and config changes show
+        # Every topic has files from the first minute, and config changes show; done by the first
+        # tick, once the server already answers (a publish over a large store takes a while).
+        self.publish_everything = True
         polling = config.polling
         self.fetcher = Fetcher(
             timeout=polling.timeout,
@@ -238,7 +240,7 @@ class Daemon:
         removed = set(self.sources) - set(s.id for s in new.sources)
         self._apply(new)
         self.store.sync_sources(new.sources)
-        self._publish(None)
+        self.publish_everything = True  # by the next tick, not inside the signal handler
         log.info(
             "config reloaded: %d sources (%d added, %d removed), %d topics",
             len(new.sources),
