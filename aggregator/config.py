@@ -16,9 +16,7 @@ import io
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from . import query as query_language
+from .atomic import replace_file
 from .errors import ConfigError
 from .models import Source, StoryRules, Topic, regex_keyword
 
@@ -314,23 +313,10 @@ def _source_lines(source: Source) -> list[str]:
 def _replace_file(path: Path, text: str) -> None:
     """Write `text` over `path` atomically, keeping its permissions (and a symlink in place)."""
     target = Path(os.path.realpath(path))
-    temp: str | None = None
     try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fchmod(file.fileno(), mode)
-            os.fsync(file.fileno())
-        os.replace(temp, target)
-        temp = None
+        replace_file(target, text.encode("utf-8"), stat.S_IMODE(target.stat().st_mode))
     except OSError as e:
         raise ConfigError(f"cannot write: {e.strerror or e}", file=str(path)) from None
-    finally:
-        if temp is not None:
-            with suppress(OSError):
-                os.unlink(temp)
 
 
 class _Checker:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import glob
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from aggregator.atomic import replace_file
 from aggregator.errors import PublishError
 from aggregator.models import Story, Topic
 from aggregator.publish import atom, html, jsonfeed, opml, rss
@@ -89,23 +88,10 @@ def write_atomic(path: Path, data: bytes) -> bool:
             return False
     except OSError:
         pass  # missing or unreadable: write it; a real problem shows up below with its reason
-    temp: str | None = None
     try:
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fchmod(file.fileno(), FILE_MODE)
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-        temp = None
-        _fsync_dir(path.parent)
+        replace_file(path, data, FILE_MODE)
     except OSError as error:
         raise PublishError(f"cannot write {path}: {error.strerror or error}") from error
-    finally:
-        if temp is not None:
-            with suppress(OSError):  # best effort; the error that got us here is the one to report
-                os.unlink(temp)
     return True
 
 
@@ -139,12 +125,3 @@ def _remove_stale_temporaries(directory: Path, names: Iterable[str]) -> None:
             with suppress(OSError):  # gone already, or not ours to delete: harmless either way
                 if temporary.stat().st_mtime < cutoff:
                     temporary.unlink()
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable (POSIX keeps directory entries in the directory's own blocks)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
