@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     def command(
-        name: str, handler: Callable, help: str, example: str, parent=commands
+        name: str, handler: Callable | None, help: str, example: str, parent=commands
     ) -> argparse.ArgumentParser:
         sub = parent.add_parser(
             name,
@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.set_defaults(handler=handler)
         return sub
+
+    def group(name: str, help: str, example: str) -> argparse._SubParsersAction:
+        """A command whose work is done by its subcommands; alone, it prints the main help."""
+        return command(name, None, help, example).add_subparsers(title="commands", metavar="COMMAND")
 
     poll = command(
         "poll",
@@ -172,14 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of standard output"
     )
 
-    topics_parser = commands.add_parser(
-        "topics",
-        help="Work with topics.",
-        description="Work with topics.",
-        epilog="Example: aggregator topics test ai --query '(AI OR 大模型) NOT 招聘'",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    topic_commands = group(
+        "topics", "Work with topics.", "aggregator topics test ai --query '(AI OR 大模型) NOT 招聘'"
     )
-    topic_commands = topics_parser.add_subparsers(title="commands", metavar="COMMAND")
     topics_test = command(
         "test",
         cmd_topics_test,
@@ -217,14 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     stories.add_argument("--limit", type=int, default=20, metavar="N", help="at most N stories (default 20)")
     stories.add_argument("--json", action="store_true", help="print JSON for scripts")
 
-    config_parser = commands.add_parser(
-        "config",
-        help="Work with the config file.",
-        description="Work with the config file.",
-        epilog="Example: aggregator -c config/aggregator.yaml config check",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    config_commands = group(
+        "config", "Work with the config file.", "aggregator -c config/aggregator.yaml config check"
     )
-    config_commands = config_parser.add_subparsers(title="commands", metavar="COMMAND")
     command(
         "check",
         cmd_config_check,
