@@ -247,11 +247,11 @@ def cmd_poll(args: argparse.Namespace, config: Config) -> int:
         show_progress = sys.stderr.isatty() and not args.no_progress
         with _progress(show_progress, len(sources)) as advance:
             outcomes = asyncio.run(_poll(config, store, sources, advance))
-        # Every topic, not only those this poll's changes touch: a poll killed (or failing to
-        # write, disk full) between storing and publishing leaves stored changes unpublished, and
-        # the next poll, finding nothing new, must still publish them. Files whose bytes are
-        # unchanged are not rewritten, so this costs rendering only (tests/test_sudden_death.py).
-        report = publish(store, compile_topics(config.topics), _publish_settings(config))
+        # The topics touched by what this poll stored, and by anything an earlier run stored but
+        # did not get to publish (killed, or the disk was full): the store keeps that list.
+        changed = store.unpublished()
+        report = publish(store, compile_topics(config.topics), _publish_settings(config), changed)
+        store.mark_published(changed)
 
     print(_summary(outcomes))
     for outcome in outcomes:
@@ -268,6 +268,7 @@ def cmd_publish(args: argparse.Namespace, config: Config) -> int:
     with Store(config.database) as store:
         store.sync_sources(config.sources)
         report = publish(store, compile_topics(config.topics), _publish_settings(config))
+        store.mark_published(None)
     print(
         f"published {len(config.topics)} topics to {config.output.dir} ({len(report.files)} files rewritten)"
     )

@@ -354,6 +354,10 @@ class Daemon:
                 self.pending |= changed
             return
         self.publish_retry.succeeded()
+        try:
+            self.store.mark_published(None if changed is None else list(changed))
+        except AggregatorError as e:  # harmless: the next publish covers these ids again
+            log.warning("could not record what was published: %s", e)
         self.metrics.publish_finished(time.monotonic() - started, len(report.topics))
         if report.topics:
             log.info("published %s", ", ".join(report.topics), extra={"topics": report.topics})

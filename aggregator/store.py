@@ -288,10 +288,31 @@ class Store:
                         [state.source_id, item.key, stored_id, item.link, seen],
                     )
                 self._refresh_stories(restory | new)
+                # Remembered with the items themselves, so a process killed before it publishes
+                # leaves the work to the next one instead of losing it.
+                self.db.conn.executemany(
+                    "INSERT OR IGNORE INTO unpublished (item_id) VALUES (?)", [(i,) for i in result.changed]
+                )
                 self._save_state(state)
         except sqlite3.Error as e:
             raise StoreError(f"cannot save poll of source {state.source_id!r} to {self.path}: {e}") from None
         return result
+
+    def unpublished(self) -> list[str]:
+        """Ids of items stored or changed since their topics were last published."""
+        return [row[0] for row in self.db.execute("SELECT item_id FROM unpublished")]
+
+    def mark_published(self, item_ids: list[str] | None) -> None:
+        """Forget these ids (all, with None) once a publish covering them has succeeded."""
+        try:
+            with self._transaction():
+                if item_ids is None:
+                    self.db.execute("DELETE FROM unpublished")
+                for chunk in _chunks(item_ids or [], 500):
+                    marks = ",".join("?" * len(chunk))
+                    self.db.execute(f"DELETE FROM unpublished WHERE item_id IN ({marks})", chunk)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot update {self.path}: {e}") from None
 
     def _tombstoned(self, source_id: str, items: list[Item], now: datetime) -> set[str]:
         """Keys of items pruned before (by this source's key, or by URL from any source).
@@ -908,6 +929,8 @@ _SCHEMA_V1 = [
         PRIMARY KEY (source_id, key)
     )""",
     "CREATE INDEX item_sources_item_id ON item_sources (item_id)",
+    # Items whose topics are not yet published (see save_poll and mark_published).
+    "CREATE TABLE unpublished (item_id TEXT PRIMARY KEY)",
     # A pruned item's identity, so it is not stored again while a source still carries it.
     """CREATE TABLE tombstones (
         source_id TEXT NOT NULL,

@@ -87,6 +87,8 @@ def publish(
         touched_ids = {t.topic.id for t in touched(store, topics, changed)}
         due = [t for t in topics if t.topic.id in touched_ids or not _published(settings, t.topic.id)]
     report = PublishReport()
+    if not due:  # no story changed where a topic can see it: every file, index included, stands
+        return report
     stories = select(store, topics, settings.max_items)
     for compiled in due:
         written = publish_topic(compiled.topic, stories[compiled.topic.id], settings)
