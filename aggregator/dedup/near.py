@@ -26,6 +26,7 @@ those buckets yields the candidates worth comparing; the comparison above then d
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from aggregator.dedup import minhash
 from aggregator.dedup.text import clean_body, clean_title, title_numbers, tokens
@@ -58,6 +59,10 @@ class Fingerprint:
     buckets: tuple[int, ...]  # LSH buckets, to store and to look up
 
 
+# Keyed by the title and text themselves, so it can never be stale. Without it every look-up
+# fingerprinted its look-alikes again from their stored text: 5,665 fingerprints for 999 new items
+# in a cold poll of 20 synthetic sources, 80% of that poll's time.
+@lru_cache(maxsize=4096)
 def fingerprint(title: str, text: str) -> Fingerprint:
     """The fingerprint of an item with this title and plain text."""
     cleaned = clean_title(title[:MAX_TITLE_CHARS])
