@@ -1,7 +1,8 @@
 """A store of a million items: build it fast, and measure the changed-source cost as it grows.
 
 History is stored through Store.save_poll itself (no SQL of ours, so the schema can change under
-us), one call per source with all of that source's history: each call is one transaction. Every
+us), BATCH items of one source per call (one transaction), source after source, going further
+back each round until the store holds the target count. Every
 history item is a distinct article of the world (world.World.article with k < 0, older than
 anything the server lists), normalised by aggregator.normalize from a RawItem, so full-text and
 story lookups see realistic, distinct texts. A second process writes the articles while this one
@@ -15,10 +16,12 @@ inserted, with whatever story lookup the store does).
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,7 +35,8 @@ from aggregator.store import Store
 PROBES = 5
 PROBE_ITEMS = 50
 PROBE_BASE = 1_000_000  # world source indices of probe articles, far from any served source
-PREFETCH = 2  # sources of history written ahead of the store
+BATCH = 1000  # history items per save_poll call
+PREFETCH = 2  # batches of history written ahead of the store
 
 
 @dataclass(frozen=True)
@@ -80,26 +84,40 @@ def changed_store_cost(store: Store, the_world: world.World, source: Source, pro
     return statistics.median(costs)
 
 
+def _batches(sources: int) -> Iterator[tuple[int, range]]:
+    """(world source index, ks): each source's history in turn, BATCH items further back each round."""
+    for round_number in itertools.count():
+        first = -1 - round_number * BATCH
+        for index in range(sources):
+            yield index, range(first, first - BATCH, -1)
+
+
 def build(
-    store: Store, the_world: world.World, sources: list[Source], per_source: int, checkpoints: list[int]
+    store: Store, the_world: world.World, sources: list[Source], target: int, checkpoints: list[int]
 ) -> list[Checkpoint]:
-    """Store `per_source` history items for each of `sources` (world indices 0..), measuring the
-    changed-source cost whenever the store passes one of `checkpoints` (item counts), and at the end.
-    """
+    """Store history items of `sources` (world indices 0..) until the store holds `target` items,
+    measuring the changed-source cost whenever it passes one of `checkpoints`, and at the end."""
     store.sync_sources(sources)
     results: list[Checkpoint] = []
     pending_checkpoints = sorted(checkpoints)
     started = time.perf_counter()
     stored = store.count_items()
-    history = range(-1, -per_source - 1, -1)
+    jobs = _batches(len(sources))
     with ProcessPoolExecutor(max_workers=1) as writer:
-        ahead = deque(writer.submit(articles, the_world, i, sources[i], history) for i in range(PREFETCH))
-        for index, source in enumerate(sources):
-            items = ahead.popleft().result()
-            if index + PREFETCH < len(sources):
-                upcoming = index + PREFETCH
-                ahead.append(writer.submit(articles, the_world, upcoming, sources[upcoming], history))
-            stored += len(store.save_poll(store.source_state(source.id), items, datetime.now(UTC)).new)
+
+        def submit() -> tuple[int, Future[list[Item]]]:
+            index, ks = next(jobs)
+            return index, writer.submit(articles, the_world, index, sources[index], ks)
+
+        ahead = deque(submit() for _ in range(PREFETCH))
+        # Bounded even if copies kept folding into stored items (shared story links do, ~5%).
+        for _ in range(2 * target // BATCH + 1):
+            if stored >= target:
+                break
+            index, future = ahead.popleft()
+            ahead.append(submit())
+            saved = store.save_poll(store.source_state(sources[index].id), future.result(), datetime.now(UTC))
+            stored += len(saved.new)
             while pending_checkpoints and stored >= pending_checkpoints[0]:
                 elapsed = time.perf_counter() - started
                 cost = changed_store_cost(store, the_world, sources[0], len(results))

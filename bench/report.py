@@ -228,7 +228,7 @@ def size_table(r: SizeResult) -> list[str]:
         )
     if r.latency:
         lat = r.latency
-        stop = f"{_s(lat.stop)}" if lat.stop is not None else f"> {_s(daemon.STOP_SECONDS)}, killed"
+        stop = _s(lat.stop) if lat.stop is not None else f"> {_s(daemon.STOP_SECONDS)}, killed"
         lines.append(
             f"| daemon: source changed → topic feed served updated (median of {lat.changes}; worst {_s(lat.worst)}) "
             f"| {_s(lat.total)} | | {_mb(lat.peak_rss)} | waiting for the schedule {_s(lat.schedule)}, "
@@ -245,7 +245,8 @@ def size_table(r: SizeResult) -> list[str]:
 
 
 def stage_table(sizes: list[SizeResult]) -> list[str]:
-    """Per-document CPU of each stage, in this process, beside lxml's raw parse of the same bytes."""
+    """Per-document CPU of each stage, in this process, beside lxml's raw parse of the same bytes
+    (measured at the last size; a document costs the same whatever the number of sources)."""
     lines = [
         "## Per document, by stage (in-process CPU, medians)",
         "",

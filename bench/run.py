@@ -210,7 +210,7 @@ class Bench:
                 log(f"N={sources}: daemon latency")
                 try:
                     result.latency = daemon.measure_latency(
-                        config.path, server.base, config.server.port, sources, args.changes, args.timeout
+                        config.path, server.base, config.server.port, sources, args.changes
                     )
                 except (TimeoutError, measure.CommandFailed) as error:
                     result.notes.append(f"daemon latency not measured: {str(error).splitlines()[0]}")
@@ -248,7 +248,7 @@ class Bench:
         )
 
     def million(self) -> report.MillionResult:
-        """Grow a store to a million items, then poll and publish the 1000-source world against it.
+        """Grow a store to a million items, then poll and publish the 1000-source world on top of them.
 
         Each command may take --million-timeout seconds; one killed at its deadline is reported
         as such, with its CPU and peak memory up to then.
@@ -259,12 +259,11 @@ class Bench:
         with WorldServer(sources, args.items, self.epoch) as server:
             config = self.config(server, sources, _fresh(args.work / "million"))
             local = world.World(sources, args.items, self.epoch)
-            per_source = (MILLION - sources * args.items) // sources
-            log(f"million: storing {per_source * sources:,} history items")
+            log(f"million: storing history until the store holds {MILLION:,} items")
             started = time.perf_counter()
             with Store(config.database) as store:
                 result.checkpoints = million.build(
-                    store, local, list(config.sources), per_source, MILLION_CHECKPOINTS
+                    store, local, list(config.sources), MILLION, MILLION_CHECKPOINTS
                 )
             result.build_seconds = time.perf_counter() - started
             for name in ("cold", "steady", "publish"):

@@ -9,8 +9,10 @@ Sources mix the shapes seen in the wild: three in five are Chinese, the rest Eng
 are RSS 2.0 (full article HTML in <description>, or a short description plus <content:encoded>),
 one in five Atom 1.0. Articles are 3-6 KB of HTML with paragraphs, headings, lists, images (some
 lazy-loaded), links (some relative, some with tracking parameters) and inline emphasis. About 5%
-of items link to a story another source also carries, through URL variants (http/https,
-utm_source), so the store's cross-source dedup has work to do.
+of the items a source starts with (and of its history, k < 0) link to a story another source also
+carries, through URL variants (http/https, utm_source), so the store's cross-source dedup has work
+to do. An item added by a change always has its own link: each change is one new story, which the
+daemon latency looks for by that link.
 """
 
 from __future__ import annotations
@@ -182,7 +184,7 @@ class World:
         title = writer.sentence().rstrip("。.")
         html, first_image = _article_html(writer, zh, rng.randint(3000, 6000))
         link = f"https://site{source}.example.com/news/{k}.html"
-        if rng.random() < SHARED_STORY_SHARE:
+        if rng.random() < SHARED_STORY_SHARE and k < self.items:
             scheme = rng.choice(("https", "http"))
             tracking = rng.choice(("", "?utm_source=rss&utm_medium=feed"))
             link = f"{scheme}://www.oschina.net/news/{k * 16 + source % 16}{tracking}"
