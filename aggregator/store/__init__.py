@@ -1,18 +1,7 @@
 """The SQLite store: the only module that speaks SQL.
 
-Tables (created and migrated here; `PRAGMA user_version` records the schema version):
-
-    sources        one row per configured source: URL, title, and the poll state (validators,
-                   last status and error, error streak, next check)
-    items          one row per distinct article, stored once: the normalised fields
-    item_sources   one row per (source, entry key) that carried an item; a story's carriers
-    items_fts      FTS5 trigram index over items' title and text (trigram splits Chinese,
-                   unicode61 would not)
-    stories        one row per story: its representative item (earliest, then richest), its
-                   date span, members and sources; items.story_id says which story an item is in
-    story_bands    the LSH index of near-duplicate detection: (bucket, published, item) for each
-                   of an item's buckets (dedup/near.py), so finding a new item's story reads a few
-                   index entries inside the time window, never the items table
+The tables and their migrations are in schema.py; `PRAGMA user_version` records how many
+migrations a database has had.
 
 The interface is small on purpose (load source state, save a poll in one transaction, list
 stories newest first) so that another engine can sit beside this one later.
@@ -34,13 +23,13 @@ from pathlib import Path
 
 import sqlite_utils
 
-from .dedup import Fingerprint, fingerprint, item_id, similarity, titles_conflict
-from .errors import StoreError
-from .models import Carrier, Item, Source, SourceState, Story, StoryMember, StoryRules
+from ..dedup import Fingerprint, fingerprint, item_id, similarity, titles_conflict
+from ..errors import StoreError
+from ..models import Carrier, Item, Source, SourceState, Story, StoryMember, StoryRules
+from . import schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 BUSY_TIMEOUT = 30.0  # seconds a write waits while another process holds the database's write lock
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # one fixed format, so text order is time order
 # At most this many look-alikes are compared with a new item: a bucket crowded by some templated
@@ -130,19 +119,17 @@ class Store:
 
     # -- schema --------------------------------------------------------------------------------------
     def _migrate(self) -> None:
+        """Apply each migration the database has not had, each in its own transaction."""
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
+        if version > schema.VERSION:
             raise StoreError(f"database {self.path} has schema version {version}, newer than this program's")
-        if version < 1:
+        for number, statements in enumerate(schema.MIGRATIONS[version:], start=version + 1):
+            # Plain statements: sqlite-utils' enable_fts() runs executescript(), which commits on
+            # its own and would leave a half-made schema after a crash.
             with self._transaction():
-                self._create_v1()
-                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def _create_v1(self) -> None:
-        # Plain statements in one transaction: sqlite-utils' enable_fts() runs executescript(),
-        # which commits on its own and would leave a half-made schema after a crash.
-        for statement in _SCHEMA_V1:
-            self.db.execute(statement)
+                for statement in statements:
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number}")
 
     # -- sources ------------------------------------------------------------------------------------
     def sync_sources(self, sources: list[Source] | tuple[Source, ...]) -> None:
@@ -873,104 +860,3 @@ def _parse_time(value: str | None) -> datetime | None:
 def _epoch(value: datetime) -> int:
     """Whole seconds since 1970 (UTC): story_bands keeps times as integers, a compact index key."""
     return int(value.timestamp())
-
-
-_SCHEMA_V1 = [
-    """CREATE TABLE sources (
-        id TEXT PRIMARY KEY,
-        url TEXT NOT NULL,             -- where to poll: config_url, or where a 301/308 moved it
-        config_url TEXT NOT NULL,      -- the URL the config gives
-        title TEXT,
-        etag TEXT,
-        last_modified TEXT,
-        last_status INTEGER,
-        last_error TEXT,
-        error_streak INTEGER NOT NULL DEFAULT 0,
-        failing_since TEXT,
-        gone INTEGER NOT NULL DEFAULT 0,
-        last_checked_at TEXT,
-        last_success_at TEXT,
-        last_full_at TEXT,
-        ttl REAL,                      -- seconds the feed asks between polls (RSS <ttl>)
-        next_check_at TEXT
-    )""",
-    "CREATE INDEX sources_next_check_at ON sources (next_check_at)",
-    """CREATE TABLE items (
-        id TEXT PRIMARY KEY,
-        url_key TEXT,
-        link TEXT,
-        title TEXT NOT NULL,
-        author TEXT,
-        published TEXT NOT NULL,
-        updated TEXT,
-        content_html TEXT NOT NULL,
-        text TEXT NOT NULL,
-        categories TEXT NOT NULL,      -- JSON list, order kept
-        thumbnail TEXT,
-        content_hash TEXT NOT NULL,
-        source_id TEXT NOT NULL,       -- the source whose version is stored
-        entry_key TEXT NOT NULL,       -- that source's key for it
-        first_seen TEXT NOT NULL,
-        story_id TEXT,                 -- the story it belongs to (stories.id), set when first stored
-        story_similarity REAL,         -- to the look-alike it joined through; NULL: it began the story
-        story_buckets BLOB             -- its story_bands buckets, little-endian int64s, to remove them
-    )""",
-    "CREATE INDEX items_url_key ON items (url_key)",
-    "CREATE INDEX items_story_id ON items (story_id)",
-    "CREATE INDEX items_published ON items (published)",
-    "CREATE INDEX items_first_seen ON items (first_seen)",
-    "CREATE INDEX items_source_published ON items (source_id, published)",
-    """CREATE TABLE item_sources (
-        source_id TEXT NOT NULL,
-        key TEXT NOT NULL,
-        item_id TEXT NOT NULL REFERENCES items (id),
-        link TEXT,
-        first_seen TEXT NOT NULL,
-        PRIMARY KEY (source_id, key)
-    )""",
-    "CREATE INDEX item_sources_item_id ON item_sources (item_id)",
-    # Items whose topics are not yet published (see save_poll and mark_published).
-    "CREATE TABLE unpublished (item_id TEXT PRIMARY KEY)",
-    # A pruned item's identity, so it is not stored again while a source still carries it.
-    """CREATE TABLE tombstones (
-        source_id TEXT NOT NULL,
-        key TEXT NOT NULL,
-        url_key TEXT,
-        pruned_at TEXT NOT NULL,
-        last_seen TEXT NOT NULL,       -- last poll that still carried it
-        PRIMARY KEY (source_id, key)
-    )""",
-    "CREATE INDEX tombstones_url_key ON tombstones (url_key)",
-    # One row per story; its items point here with items.story_id. Feeds list stories by `published`.
-    """CREATE TABLE stories (
-        id TEXT PRIMARY KEY,           -- the id of its first item: stable while items join
-        item_id TEXT NOT NULL,         -- the representative: the earliest item, then the richest
-        published TEXT NOT NULL,       -- the representative's (the earliest) published date
-        last_published TEXT NOT NULL,  -- the latest item's: with `published`, the span the window bounds
-        first_seen TEXT NOT NULL,      -- when its first item was stored
-        members INTEGER NOT NULL,      -- its items
-        sources INTEGER NOT NULL       -- distinct sources that carried them
-    )""",
-    "CREATE INDEX stories_published ON stories (published)",
-    # The LSH index (dedup/near.py): each item's buckets, with its published time so that a lookup
-    # is a range scan of the window inside each bucket.
-    """CREATE TABLE story_bands (
-        bucket INTEGER NOT NULL,
-        published INTEGER NOT NULL,    -- the item's published time, seconds since 1970 UTC
-        item_id TEXT NOT NULL,
-        PRIMARY KEY (bucket, published, item_id)
-    ) WITHOUT ROWID""",
-    # Named as sqlite-utils names them, so `sqlite-utils search data/aggregator.db items ...` works.
-    """CREATE VIRTUAL TABLE items_fts USING FTS5 (title, text, tokenize='trigram', content=items)""",
-    """CREATE TRIGGER items_ai AFTER INSERT ON items BEGIN
-        INSERT INTO items_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
-    END""",
-    """CREATE TRIGGER items_ad AFTER DELETE ON items BEGIN
-        INSERT INTO items_fts (items_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
-    END""",
-    # Only a change of the indexed columns touches the index.
-    """CREATE TRIGGER items_au AFTER UPDATE OF title, text ON items BEGIN
-        INSERT INTO items_fts (items_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
-        INSERT INTO items_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
-    END""",
-]

@@ -1,0 +1,121 @@
+"""The database schema, as the list of migrations that build it: a database that has had the
+first n (`PRAGMA user_version` = n) gets the rest, in order, when it is opened. A migration is
+never edited once released; a change is a new one at the end.
+
+Tables:
+
+    sources        one row per configured source: URL, title, and the poll state (validators,
+                   last status and error, error streak, next check)
+    items          one row per distinct article, stored once: the normalised fields
+    item_sources   one row per (source, entry key) that carried an item; a story's carriers
+    items_fts      FTS5 trigram index over items' title and text (trigram splits Chinese,
+                   unicode61 would not)
+    stories        one row per story: its representative item (earliest, then richest), its
+                   date span, members and sources; items.story_id says which story an item is in
+    story_bands    the LSH index of near-duplicate detection: (bucket, published, item) for each
+                   of an item's buckets (dedup/near.py), so finding a new item's story reads a few
+                   index entries inside the time window, never the items table
+"""
+
+_V1 = [
+    """CREATE TABLE sources (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,             -- where to poll: config_url, or where a 301/308 moved it
+        config_url TEXT NOT NULL,      -- the URL the config gives
+        title TEXT,
+        etag TEXT,
+        last_modified TEXT,
+        last_status INTEGER,
+        last_error TEXT,
+        error_streak INTEGER NOT NULL DEFAULT 0,
+        failing_since TEXT,
+        gone INTEGER NOT NULL DEFAULT 0,
+        last_checked_at TEXT,
+        last_success_at TEXT,
+        last_full_at TEXT,
+        ttl REAL,                      -- seconds the feed asks between polls (RSS <ttl>)
+        next_check_at TEXT
+    )""",
+    "CREATE INDEX sources_next_check_at ON sources (next_check_at)",
+    """CREATE TABLE items (
+        id TEXT PRIMARY KEY,
+        url_key TEXT,
+        link TEXT,
+        title TEXT NOT NULL,
+        author TEXT,
+        published TEXT NOT NULL,
+        updated TEXT,
+        content_html TEXT NOT NULL,
+        text TEXT NOT NULL,
+        categories TEXT NOT NULL,      -- JSON list, order kept
+        thumbnail TEXT,
+        content_hash TEXT NOT NULL,
+        source_id TEXT NOT NULL,       -- the source whose version is stored
+        entry_key TEXT NOT NULL,       -- that source's key for it
+        first_seen TEXT NOT NULL,
+        story_id TEXT,                 -- the story it belongs to (stories.id), set when first stored
+        story_similarity REAL,         -- to the look-alike it joined through; NULL: it began the story
+        story_buckets BLOB             -- its story_bands buckets, little-endian int64s, to remove them
+    )""",
+    "CREATE INDEX items_url_key ON items (url_key)",
+    "CREATE INDEX items_story_id ON items (story_id)",
+    "CREATE INDEX items_published ON items (published)",
+    "CREATE INDEX items_first_seen ON items (first_seen)",
+    "CREATE INDEX items_source_published ON items (source_id, published)",
+    """CREATE TABLE item_sources (
+        source_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        item_id TEXT NOT NULL REFERENCES items (id),
+        link TEXT,
+        first_seen TEXT NOT NULL,
+        PRIMARY KEY (source_id, key)
+    )""",
+    "CREATE INDEX item_sources_item_id ON item_sources (item_id)",
+    # Items whose topics are not yet published (see save_poll and mark_published).
+    "CREATE TABLE unpublished (item_id TEXT PRIMARY KEY)",
+    # A pruned item's identity, so it is not stored again while a source still carries it.
+    """CREATE TABLE tombstones (
+        source_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        url_key TEXT,
+        pruned_at TEXT NOT NULL,
+        last_seen TEXT NOT NULL,       -- last poll that still carried it
+        PRIMARY KEY (source_id, key)
+    )""",
+    "CREATE INDEX tombstones_url_key ON tombstones (url_key)",
+    # One row per story; its items point here with items.story_id. Feeds list stories by `published`.
+    """CREATE TABLE stories (
+        id TEXT PRIMARY KEY,           -- the id of its first item: stable while items join
+        item_id TEXT NOT NULL,         -- the representative: the earliest item, then the richest
+        published TEXT NOT NULL,       -- the representative's (the earliest) published date
+        last_published TEXT NOT NULL,  -- the latest item's: with `published`, the span the window bounds
+        first_seen TEXT NOT NULL,      -- when its first item was stored
+        members INTEGER NOT NULL,      -- its items
+        sources INTEGER NOT NULL       -- distinct sources that carried them
+    )""",
+    "CREATE INDEX stories_published ON stories (published)",
+    # The LSH index (dedup/near.py): each item's buckets, with its published time so that a lookup
+    # is a range scan of the window inside each bucket.
+    """CREATE TABLE story_bands (
+        bucket INTEGER NOT NULL,
+        published INTEGER NOT NULL,    -- the item's published time, seconds since 1970 UTC
+        item_id TEXT NOT NULL,
+        PRIMARY KEY (bucket, published, item_id)
+    ) WITHOUT ROWID""",
+    # Named as sqlite-utils names them, so `sqlite-utils search data/aggregator.db items ...` works.
+    """CREATE VIRTUAL TABLE items_fts USING FTS5 (title, text, tokenize='trigram', content=items)""",
+    """CREATE TRIGGER items_ai AFTER INSERT ON items BEGIN
+        INSERT INTO items_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
+    END""",
+    """CREATE TRIGGER items_ad AFTER DELETE ON items BEGIN
+        INSERT INTO items_fts (items_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
+    END""",
+    # Only a change of the indexed columns touches the index.
+    """CREATE TRIGGER items_au AFTER UPDATE OF title, text ON items BEGIN
+        INSERT INTO items_fts (items_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
+        INSERT INTO items_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
+    END""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1]
+VERSION = len(MIGRATIONS)
