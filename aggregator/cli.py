@@ -29,6 +29,7 @@ from . import config as config_module
 from . import query as query_language
 from .cadence import Cadence
 from .config import Config
+from .config import edit as config_edit
 from .errors import AggregatorError, ConfigError, ParseError
 from .fetch import USER_AGENT, Fetcher
 from .models import Story, Topic
@@ -484,7 +485,7 @@ def cmd_sources_import(args: argparse.Namespace, config: Config) -> int:
         print(f"aggregator: {e}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     plan = plan_import(listing, config.sources)
-    edit = config_module.add_sources(
+    edit = config_edit.add_sources(
         config.path, plan.sources, comment=f"Imported from {Path(name).name}", dry_run=args.dry_run
     )
     count = len(plan.sources)

@@ -15,6 +15,7 @@ from lxml import etree
 
 from aggregator import config as config_module
 from aggregator.cli import build_parser, cmd_sources, cmd_sources_export, cmd_sources_import, main
+from aggregator.config import edit as config_edit
 from aggregator.errors import ConfigError, ParseError
 from aggregator.models import Source
 from aggregator.publish.opml import render_sources
@@ -347,7 +348,7 @@ APPEND_CASES = [
 
 @pytest.mark.parametrize(("text", "expected"), APPEND_CASES)
 def test_with_sources(text: str, expected: str) -> None:
-    result = config_module.with_sources(text, NEW, path=Path("c.yaml"))
+    result = config_edit.with_sources(text, NEW, path=Path("c.yaml"))
 
     assert result == expected
 
@@ -371,14 +372,14 @@ def test_with_sources(text: str, expected: str) -> None:
 )
 def test_with_sources_refuses(text: str, sources: list[Source], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        config_module.with_sources(text, sources, path=Path("c.yaml"))
+        config_edit.with_sources(text, sources, path=Path("c.yaml"))
 
 
 def test_add_sources_leaves_an_invalid_result_unwritten(config_copy: Path) -> None:
     before = config_copy.read_bytes()
 
     with pytest.raises(ConfigError, match="duplicate source id 'oschina'"):
-        config_module.add_sources(config_copy, [Source(id="oschina", url="https://elsewhere.example/rss")])
+        config_edit.add_sources(config_copy, [Source(id="oschina", url="https://elsewhere.example/rss")])
     assert config_copy.read_bytes() == before
     assert os.listdir(config_copy.parent) == ["aggregator.yaml"]
 
