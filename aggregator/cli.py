@@ -31,11 +31,10 @@ from .cadence import Cadence
 from .config import Config
 from .config import edit as config_edit
 from .errors import AggregatorError, ConfigError, ParseError
-from .fetch import USER_AGENT, Fetcher
 from .models import Story, Topic
 from .publish import PublishSettings, opml, write_atomic
 from .publish.selection import publish
-from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, refresh_all
+from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, fetcher_for, refresh_all, workers_for
 from .scheduler import Daemon
 from .search import dry_run, search
 from .serve import serve_forever
@@ -541,17 +540,19 @@ async def _poll(
     config: Config, store: Store, sources: list, advance: Callable[[PollOutcome], None]
 ) -> list[PollOutcome]:
     polling = config.polling
-    fetcher = Fetcher(
-        timeout=polling.timeout,
-        max_body=polling.max_body,
-        user_agent=polling.user_agent or USER_AGENT,
-        concurrency=polling.concurrency,
-        per_host=polling.per_host,
-    )
-    async with fetcher:
-        return await refresh_all(
-            sources, store, fetcher, on_done=advance, max_items=polling.max_items_per_poll
-        )
+    workers = workers_for(polling, len(sources))
+    try:
+        async with fetcher_for(polling) as fetcher:
+            return await refresh_all(
+                sources,
+                store,
+                fetcher,
+                on_done=advance,
+                max_items=polling.max_items_per_poll,
+                workers=workers,
+            )
+    finally:
+        workers.close()
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -41,6 +41,7 @@ class SourceState:
     last_success_at: datetime | None = None
     last_full_at: datetime | None = None  # last 200 answer with a body (not a 304)
     ttl: float | None = None  # seconds the feed asks between polls (RSS <ttl>), from its last body
+    body_hash: str | None = None  # of the last document parsed (refresh.document_hash)
     next_check_at: datetime | None = None
 
 
@@ -115,6 +116,7 @@ class Item:
     categories: tuple[str, ...]
     thumbnail: str | None
     content_hash: str  # changes when what readers see changes (title, content, categories...)
+    raw_hash: str = ""  # the entry it came from (normalize.Entry): the next poll skips it while unchanged
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,11 @@ from . import config as config_module
 from .cadence import Cadence
 from .config import Config
 from .errors import AggregatorError, ConfigError, StoreError
-from .fetch import USER_AGENT, Fetcher
 from .metrics import Metrics
 from .models import Source
 from .publish import PublishSettings
 from .publish.selection import publish
-from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, refresh
+from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, fetcher_for, refresh, workers_for
 from .serve import Health, make_app, start
 from .store import Store
 from .topics import compile_topics
@@ -158,13 +157,8 @@ class Daemon:
         # tick, once the server already answers (a publish over a large store takes a while).
         self.publish_everything = True
         polling = config.polling
-        self.fetcher = Fetcher(
-            timeout=polling.timeout,
-            max_body=polling.max_body,
-            user_agent=polling.user_agent or USER_AGENT,
-            concurrency=polling.concurrency,
-            per_host=polling.per_host,
-        )
+        self.fetcher = fetcher_for(polling)
+        self.workers = workers_for(polling)  # polling.workers applies from the next start
         app = make_app(config.output.dir, health=self.health, metrics=self.metrics)
         runner = await start(app, config.server.host, config.server.port)
         loop = asyncio.get_running_loop()
@@ -198,6 +192,7 @@ class Daemon:
                 if self.pending:
                     self._publish(self.pending)
         finally:
+            self.workers.close()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             await runner.cleanup()
@@ -286,6 +281,7 @@ class Daemon:
                     self.store,
                     cadence=self.cadence,
                     max_items=self.config.polling.max_items_per_poll,
+                    workers=self.workers,
                 )
             except AggregatorError as e:  # the store failed: recorded nowhere else, so log it
                 # Nothing of this poll was saved, so the source stays due and its items are

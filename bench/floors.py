@@ -19,10 +19,8 @@ from pathlib import Path
 import world
 from lxml import etree
 
-from aggregator import dedup
+from aggregator import prepare
 from aggregator.models import Source
-from aggregator.normalize import normalize
-from aggregator.parse import parse
 from aggregator.store import Store
 
 _HEADERS = {
@@ -62,7 +60,7 @@ class DocumentCosts:
     size: int  # median document bytes
     lxml: float
     parse: float
-    normalize: float  # normalize + dedup.unique
+    normalize: float  # which entries changed, then normalize + fingerprint them
     store: float  # Store.save_poll, one transaction
 
     @property
@@ -84,11 +82,13 @@ def document_costs(the_world: world.World, sources: list[Source], store: Store) 
         clock = _Clock()
         etree.fromstring(body)
         lxml_cpu = clock.lap()
-        feed = parse(body, _HEADERS[world.is_atom(index)], url)
+        document = prepare.read(body, _HEADERS[world.is_atom(index)], url, source, None)
         parse_cpu = clock.lap()
-        items = dedup.unique(normalize(feed, source, now=now))
+        unchanged = store.unchanged(source.id, [(e.key, e.raw_hash) for e in document.entries])
+        prepared = prepare.prepare([e for e in document.entries if e.key not in unchanged], source, now)
         normalize_cpu = clock.lap()
-        store.save_poll(store.source_state(source.id), items, now)
+        items = [item for item, _ in prepared]
+        store.save_poll(store.source_state(source.id), items, now, {i.key: f for i, f in prepared})
         rows.append((len(body), lxml_cpu, parse_cpu, normalize_cpu, clock.lap()))
     size, lxml_cpu, parse_cpu, normalize_cpu, store_cpu = (
         statistics.median(column) for column in zip(*rows, strict=True)

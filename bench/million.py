@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 
 import world
 
-from aggregator import dedup
 from aggregator.models import Item, ParsedFeed, RawItem, Source
 from aggregator.normalize import normalize
 from aggregator.store import Store
@@ -64,7 +63,7 @@ def articles(the_world: world.World, index: int, source: Source, ks: range) -> l
             )
         )
     feed = ParsedFeed(format="rss20", items=raws)
-    return dedup.unique(normalize(feed, source, now=datetime.now(UTC)))
+    return normalize(feed, source, now=datetime.now(UTC))
 
 
 def changed_store_cost(store: Store, the_world: world.World, source: Source, probe_set: int) -> float:

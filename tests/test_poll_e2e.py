@@ -13,6 +13,7 @@ import feedparser
 import pytest
 from conftest import Response
 
+from aggregator import prepare
 from aggregator.cli import main
 
 ROOT = Path(__file__).parent.parent
@@ -187,6 +188,61 @@ def test_edited_item_is_updated_and_republished(tmp_path, feed_server, capsys):
         sqlite3.connect(tmp_path / "data" / "test.db").execute("SELECT count(*) FROM items").fetchone()[0]
         == 1
     )
+
+
+def test_the_same_body_again_is_not_parsed_until_the_source_settings_change(tmp_path, feed_server, capsys):
+    url = feed_server.serve("/rss", rss(SEED_ITEM))  # no validators: every answer is a 200
+    config = write_config(tmp_path, [("oschina", url)])
+    assert poll(config) == 0
+    capsys.readouterr()
+
+    assert poll(config) == 0
+    assert "0 ok, 1 not modified" in capsys.readouterr().out
+
+    # The categories are part of what the document becomes: the same bytes are read again.
+    text = config.read_text(encoding="utf-8").replace(
+        "[编程, 开源中国, 资讯]", "[编程, 开源中国, 资讯, 新闻]"
+    )
+    config.write_text(text, encoding="utf-8")
+    assert poll(config) == 0
+    assert "1 ok, 0 not modified, 0 failed; items: 0 new, 1 updated" in capsys.readouterr().out
+    db = sqlite3.connect(tmp_path / "data" / "test.db")
+    assert "新闻" in json.loads(db.execute("SELECT categories FROM items").fetchone()[0])
+
+
+def test_a_changed_document_normalizes_only_its_changed_entries(tmp_path, feed_server, capsys, monkeypatch):
+    url = feed_server.serve("/rss", rss(SEED_ITEM, RUST_ITEM))
+    config = write_config(tmp_path, [("oschina", url)])
+    assert poll(config) == 0
+    normalized: list[str] = []
+    real = prepare.normalize_entries
+
+    def recording(found, source, *, now):
+        normalized.extend(entry.key for entry in found)
+        return real(found, source, now=now)
+
+    monkeypatch.setattr(prepare, "normalize_entries", recording)
+    feed_server.serve("/rss", rss(SEED_ITEM, RUST_ITEM.replace("Rust 1.54 发布", "Rust 1.54 正式发布")))
+    capsys.readouterr()
+    assert poll(config) == 0
+    assert "0 new, 1 updated" in capsys.readouterr().out
+    assert normalized == ["https://www.oschina.net/news/149100"]
+    assert [e.title for e in entries(tmp_path, "rust")] == ["Rust 1.54 正式发布"]
+
+
+def test_many_sources_are_read_by_worker_processes(tmp_path, feed_server, capsys):
+    sources = [
+        (
+            f"s{n}",
+            feed_server.serve(f"/{n}", rss(rss_item(f"urn:{n}", f"Rust 1.{n} 发布", f"https://e.com/{n}"))),
+        )
+        for n in range(10)
+    ]
+    config = write_config(tmp_path, sources)
+    config.write_text(config.read_text().replace("polling:\n", "polling:\n  workers: 2\n"))
+    assert poll(config) == 0
+    assert "polled 10 sources: 10 ok, 0 not modified, 0 failed; items: 10 new" in capsys.readouterr().out
+    assert sorted(e.title for e in entries(tmp_path, "rust")) == sorted(f"Rust 1.{n} 发布" for n in range(10))
 
 
 def test_failing_source_is_recorded_and_others_go_on(tmp_path, feed_server, capsys):

@@ -10,7 +10,7 @@ import pytest
 
 from aggregator.errors import StoreError
 from aggregator.models import Item, Source
-from aggregator.store import Store
+from aggregator.store import Store, schema
 
 NOW = datetime(2021, 7, 6, 8, 0, tzinfo=UTC)
 
@@ -174,8 +174,24 @@ def test_database_schema_version_and_reopen(tmp_path):
     with Store(path) as store:
         assert store.count_items() == 1
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_older_database_gets_the_later_migrations_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "db.sqlite"
+    conn = sqlite3.connect(path)
+    for statement in schema.MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("INSERT INTO sources (id, url, config_url) VALUES ('a', 'https://a.example/rss', 'x')")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with Store(path) as store:
+        assert store.source_state("a").url == "https://a.example/rss"
+        save(store, "a", [make_item("a", "g1", "x.org/1")])
+        assert store.count_items() == 1
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
 
 
 def test_unopenable_database_is_a_store_error(tmp_path):

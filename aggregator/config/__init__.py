@@ -41,6 +41,7 @@ from .values import (
     _source_url,
     _text,
     _web_url,
+    _workers,
 )
 
 DEFAULT_PATH = Path("config/aggregator.yaml")
@@ -77,6 +78,7 @@ class PollingConfig:
     max_backoff: float = 12 * 3600.0  # the longest wait after failures; a dead source is retried at this pace
     dead_after: float = 7 * 86400.0  # failing this long, a source is reported dead (and still retried)
     max_items_per_poll: int = 500  # items taken from one document: its newest (parse/limits.py)
+    workers: int | None = None  # processes that parse and normalize; None: one per core (prepare.py)
 
 
 @dataclass(frozen=True)
@@ -269,6 +271,7 @@ class _Checker:
             "max_backoff",
             "dead_after",
             "max_items_per_poll",
+            "workers",
         }
         node = self.mapping(root.get("polling"), "polling", allowed, root, "polling")
         return PollingConfig(
@@ -281,6 +284,7 @@ class _Checker:
             max_backoff=self.value(node, "max_backoff", "polling", parse_duration, 12 * 3600.0),
             dead_after=self.value(node, "dead_after", "polling", parse_duration, 7 * 86400.0),
             max_items_per_poll=self.value(node, "max_items_per_poll", "polling", _positive_int, 500),
+            workers=self.value(node, "workers", "polling", _workers, None),
         )
 
     def retention(self, root: CommentedMap) -> RetentionConfig:

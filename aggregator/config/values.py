@@ -47,6 +47,15 @@ def _boolean(value: Any) -> bool:
     return value
 
 
+def _workers(value: Any) -> int | None:
+    """A number of worker processes (0: none, work in the main process), or `auto` (one per core)."""
+    if value == "auto":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 64:
+        raise ValueError(f"expected auto or a number of processes from 0 to 64, got {value!r}")
+    return value
+
+
 def _port(value: Any) -> int:
     port = _positive_int(value)
     if port > 65535:

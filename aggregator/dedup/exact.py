@@ -1,4 +1,4 @@
-"""Exact duplicates: the storage identity of an item and the collapse of repeats within one poll.
+"""Exact duplicates: the storage identity of an item.
 
 Two entries are the same item when they share a canonical URL (normalize.canonical_url: scheme,
 host case, default port, fragment, trailing slash and tracking parameters do not count), in one
@@ -18,18 +18,3 @@ def item_id(item: Item) -> str:
     """A stable, opaque id for a new stored item: the same article gets the same id from any source."""
     identity = f"url:{item.url_key}" if item.url_key else f"key:{item.source_id}\0{item.key}"
     return hashlib.blake2b(identity.encode("utf-8"), digest_size=10).hexdigest()
-
-
-def unique(items: list[Item]) -> list[Item]:
-    """Drop entries repeated within one document under the same key, keeping the first.
-
-    Entries with different keys but one canonical URL are all kept: the store folds them into one
-    item and remembers each key, so the next poll recognises every one of them at once.
-    """
-    seen: set[str] = set()
-    kept = []
-    for item in items:
-        if item.key not in seen:
-            seen.add(item.key)
-            kept.append(item)
-    return kept

@@ -20,8 +20,8 @@ Pure functions, no I/O. For each item, in this order:
    after stripping and case-folding; the first spelling wins); at most MAX_CATEGORIES of the
    item's own, each at most MAX_TITLE characters.
 7. thumbnail: see thumbnail.py for the order.
-8. key (identity.py): guid, else link, else a hash of title and content. One Item per RawItem:
-   an item listed twice gets the same key twice, and dedup.unique() keeps the first.
+8. key (identity.py): guid, else link, else a hash of title and content. An item listed twice
+   gets the same key twice, and only the first is kept.
    content_hash covers what readers see: title, link, author, content, categories, thumbnail and
    the date the feed gave (not `now`, which would change it on every poll).
 """
@@ -29,6 +29,7 @@ Pure functions, no I/O. For each item, in this order:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import chain
 
@@ -39,11 +40,15 @@ from aggregator.normalize.thumbnail import choose_thumbnail
 from aggregator.normalize.urls import canonical_url, is_web_url, strip_tracking
 
 __all__ = [
+    "Entry",
     "canonical_url",
+    "entries",
     "html_to_text",
     "merge_categories",
     "normalize",
+    "normalize_entries",
     "sanitize_html",
+    "source_context",
     "strip_tracking",
 ]
 
@@ -52,24 +57,73 @@ UNTITLED_LENGTH = 80
 MAX_TITLE = 500  # characters of a title, author or category; more is no title but a hostile feed
 MAX_CONTENT = 256 * 1024  # characters of an item's HTML
 MAX_CATEGORIES = 64  # an item's own tags (WordPress posts carry 20 at most in practice)
+# Part of every Entry.raw_hash: change it when a change here alters what an unchanged entry
+# becomes, so the next poll normalizes every entry again.
+NORMALIZE_VERSION = "1"
+_SEPARATOR = "\x1f"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One RawItem of a document with what identifies it there, before the costly steps.
+
+    `raw_hash` covers everything normalize reads (the raw item, its key, link and base, the
+    source's id and categories, and NORMALIZE_VERSION): an entry whose hash the store already
+    holds for this source and key would normalize to what is stored, so a poll skips it.
+    """
+
+    raw: RawItem
+    key: str
+    link: str | None
+    base: str | None
+    raw_hash: str
 
 
 def normalize(feed: ParsedFeed, source: Source, *, now: datetime) -> list[Item]:
     """Normalize every item of `feed`, polled from `source` at `now` (see the module docstring)."""
-    now = _as_utc(now)
+    return normalize_entries(entries(feed, source), source, now=now)
+
+
+def entries(feed: ParsedFeed, source: Source) -> list[Entry]:
+    """The entries of `feed` with their keys (steps 1, 2 and 8 of the module docstring), in
+    document order; a key listed twice is kept the first time only (see identity.py)."""
     bases = [_base(raw.base, feed.link, source.url) for raw in feed.items]
     links = [
         safe_url(raw.link, base) if raw.link else None for raw, base in zip(feed.items, bases, strict=True)
     ]
     keys = item_keys(feed.items, links)
+    context = source_context(source)
+    found: dict[str, Entry] = {}
+    for raw, base, link, key in zip(feed.items, bases, links, keys, strict=True):
+        if key not in found:
+            raw_hash = short_hash(context, key, link or "", base or "", repr(raw))
+            found[key] = Entry(raw, key, link, base, raw_hash)
+    return list(found.values())
+
+
+def source_context(source: Source) -> str:
+    """What of `source` and of this module, besides the entry itself, decides what an entry becomes."""
+    return _SEPARATOR.join((NORMALIZE_VERSION, source.id, source.url, *source.categories))
+
+
+def normalize_entries(entries: Iterable[Entry], source: Source, *, now: datetime) -> list[Item]:
+    """The Items of these entries of one document of `source`, polled at `now`."""
+    now = _as_utc(now)
     return [
-        _item(raw, source, key=key, link=link, base=base, now=now)
-        for raw, base, link, key in zip(feed.items, bases, links, keys, strict=True)
+        _item(e.raw, source, key=e.key, link=e.link, base=e.base, raw_hash=e.raw_hash, now=now)
+        for e in entries
     ]
 
 
 def _item(
-    raw: RawItem, source: Source, *, key: str, link: str | None, base: str | None, now: datetime
+    raw: RawItem,
+    source: Source,
+    *,
+    key: str,
+    link: str | None,
+    base: str | None,
+    raw_hash: str,
+    now: datetime,
 ) -> Item:
     content_html = sanitize_html((raw.content or raw.summary or "")[:MAX_CONTENT], base)
     text = html_to_text(content_html)
@@ -102,6 +156,7 @@ def _item(
             thumbnail or "",
             _as_utc(given_date).isoformat() if given_date else "",
         ),
+        raw_hash=raw_hash,
     )
 
 

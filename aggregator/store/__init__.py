@@ -51,6 +51,16 @@ class SaveResult:
         return self.new + self.updated + self.carried
 
 
+@dataclass(frozen=True)
+class _Known:
+    """What is stored of an entry a source carries already."""
+
+    item_id: str
+    content_hash: str
+    owner: tuple[str, str]  # (source, key) whose version is stored
+    raw_hash: str | None  # of this carrier's entry as last stored (normalize.Entry)
+
+
 class Store:
     """An open SQLite database; use as a context manager or call close().
 
@@ -205,6 +215,7 @@ class Store:
             "last_full_at": _format_time(state.last_full_at),
             "ttl": state.ttl,
             "next_check_at": _format_time(state.next_check_at),
+            "body_hash": state.body_hash,
         }
         if state.url is None:  # a state never loaded from the store keeps the stored URL
             del fields["url"]
@@ -212,8 +223,17 @@ class Store:
         self.db.execute(f"UPDATE sources SET {assignments} WHERE id = ?", [*fields.values(), state.source_id])
 
     # -- items --------------------------------------------------------------------------------------
-    def save_poll(self, state: SourceState, items: list[Item], now: datetime) -> SaveResult:
+    def save_poll(
+        self,
+        state: SourceState,
+        items: list[Item],
+        now: datetime,
+        fingerprints: dict[str, Fingerprint] | None = None,
+    ) -> SaveResult:
         """Store one poll's items and the source's new state in one transaction.
+
+        `fingerprints` (entry key -> dedup fingerprint) spares computing them again here when
+        the caller has them (prepare.prepare computes them in a worker process).
 
         An item is found again by its source and entry key (so an edited entry updates in place,
         the newer title and content winning), else by its canonical URL (so URL variants, in this
@@ -239,13 +259,21 @@ class Store:
                 for item in items:
                     existing = known.get(item.key)
                     if existing is not None:
-                        stored_id, stored_hash, owner = existing
+                        stored_id = existing.item_id
                         # The owner's edits win; another carrier's copy of the same URL does not overwrite it.
-                        if stored_hash != item.content_hash and owner == (state.source_id, item.key):
+                        if existing.content_hash != item.content_hash and existing.owner == (
+                            state.source_id,
+                            item.key,
+                        ):
                             self._write_item(stored_id, item, first_seen=None)
                             self._index_story(stored_id, item)
                             restory.add(stored_id)
                             result.updated.append(stored_id)
+                        if existing.raw_hash != item.raw_hash:
+                            self.db.execute(
+                                "UPDATE item_sources SET raw_hash = ? WHERE source_id = ? AND key = ?",
+                                [item.raw_hash, state.source_id, item.key],
+                            )
                         continue
                     stored_id = None
                     if item.url_key and item.url_key in by_url:
@@ -261,7 +289,7 @@ class Store:
                         stored_id = item_id(item)
                         if not self._item_exists(stored_id):
                             self._write_item(stored_id, item, first_seen=seen)
-                            self._join_story(stored_id, item)
+                            self._join_story(stored_id, item, (fingerprints or {}).get(item.key))
                             result.new.append(stored_id)
                             new.add(stored_id)
                         if item.url_key:
@@ -270,9 +298,9 @@ class Store:
                         result.carried.append(stored_id)
                         restory.add(stored_id)
                     self.db.execute(
-                        "INSERT OR IGNORE INTO item_sources (source_id, key, item_id, link, first_seen) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        [state.source_id, item.key, stored_id, item.link, seen],
+                        "INSERT OR IGNORE INTO item_sources (source_id, key, item_id, link, first_seen, raw_hash) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        [state.source_id, item.key, stored_id, item.link, seen, item.raw_hash],
                     )
                 self._refresh_stories(restory | new)
                 # Remembered with the items themselves, so a process killed before it publishes
@@ -284,6 +312,20 @@ class Store:
         except sqlite3.Error as e:
             raise StoreError(f"cannot save poll of source {state.source_id!r} to {self.path}: {e}") from None
         return result
+
+    def unchanged(self, source_id: str, entries: list[tuple[str, str]]) -> set[str]:
+        """The keys of those (key, raw hash) pairs that this source's stored carriers hold as they are."""
+        wanted = dict(entries)
+        same: set[str] = set()
+        for chunk in _chunks(list(wanted), 500):
+            marks = ",".join("?" * len(chunk))
+            for key, raw_hash in self.db.execute(
+                f"SELECT key, raw_hash FROM item_sources WHERE source_id = ? AND key IN ({marks})",
+                [source_id, *chunk],
+            ):
+                if raw_hash == wanted[key]:
+                    same.add(key)
+        return same
 
     def unpublished(self) -> list[str]:
         """Ids of items stored or changed since their topics were last published."""
@@ -374,18 +416,18 @@ class Store:
             log.info("pruned %d items", len(ids), extra={"items_pruned": len(ids)})
         return len(ids)
 
-    def _known_keys(self, source_id: str, keys: list[str]) -> dict[str, tuple[str, str, tuple[str, str]]]:
-        """entry key -> (item id, stored content hash, (owner source, owner key)) for keys already carried."""
-        found: dict[str, tuple[str, str, tuple[str, str]]] = {}
+    def _known_keys(self, source_id: str, keys: list[str]) -> dict[str, _Known]:
+        """entry key -> what is stored of it, for the keys this source already carries."""
+        found: dict[str, _Known] = {}
         for chunk in _chunks(keys, 500):
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
-                "SELECT s.key, i.id, i.content_hash, i.source_id, i.entry_key FROM item_sources s "
+                "SELECT s.key, i.id, i.content_hash, i.source_id, i.entry_key, s.raw_hash FROM item_sources s "
                 f"JOIN items i ON i.id = s.item_id WHERE s.source_id = ? AND s.key IN ({marks})",
                 [source_id, *chunk],
             )
-            for key, stored_id, content_hash, owner_source, owner_key in rows:
-                found[key] = (stored_id, content_hash, (owner_source, owner_key))
+            for key, stored_id, content_hash, owner_source, owner_key, raw_hash in rows:
+                found[key] = _Known(stored_id, content_hash, (owner_source, owner_key), raw_hash)
         return found
 
     def _known_urls(self, url_keys: list[str | None]) -> dict[str, tuple[str, tuple]]:
@@ -443,12 +485,13 @@ class Store:
             )
 
     # -- story grouping: which story a new item belongs to (dedup/near.py decides, we look up) -------
-    def _join_story(self, stored_id: str, item: Item) -> None:
+    def _join_story(self, stored_id: str, item: Item, found: Fingerprint | None) -> None:
         """Put a newly stored item into the story of its most similar look-alike, else a new story.
 
         A story keeps the id of its first item; _refresh_story picks its representative.
+        `found` is the item's fingerprint when the caller has it.
         """
-        found = fingerprint(item.title, item.text)
+        found = found or fingerprint(item.title, item.text)
         story = self.find_story(item, found)
         story_id, score = (story[0], round(story[1], 4)) if story else (stored_id, None)
         self.db.execute(
@@ -822,6 +865,7 @@ def _state(data: dict) -> SourceState:
         last_full_at=_parse_time(data["last_full_at"]),
         ttl=data["ttl"],
         next_check_at=_parse_time(data["next_check_at"]),
+        body_hash=data["body_hash"],
     )
 
 
@@ -854,7 +898,8 @@ def _format_time(value: datetime | None) -> str | None:
 
 
 def _parse_time(value: str | None) -> datetime | None:
-    return datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=UTC) if value else None
+    # fromisoformat reads _TIME_FORMAT ("Z" included) some twenty times faster than strptime.
+    return datetime.fromisoformat(value) if value else None
 
 
 def _epoch(value: datetime) -> int:

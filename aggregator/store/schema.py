@@ -117,5 +117,12 @@ _V1 = [
     END""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1]
+# What a poll needs to skip unchanged work: the hash of the document last parsed (whole documents
+# are skipped) and, per carrier, the hash of the entry last stored (normalize.Entry.raw_hash).
+_V2_UNCHANGED = [
+    "ALTER TABLE sources ADD COLUMN body_hash TEXT",
+    "ALTER TABLE item_sources ADD COLUMN raw_hash TEXT",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2_UNCHANGED]
 VERSION = len(MIGRATIONS)
