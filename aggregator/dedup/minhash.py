@@ -22,6 +22,8 @@ import hashlib
 import zlib
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
 _MASK32 = 0xFFFFFFFF
 _GOLDEN = 0x9E3779B1  # Knuth's multiplicative constant: spreads CRC values over the top bits
 _SEPARATOR = "\x1f"
@@ -35,30 +37,28 @@ def shingles(tokens: Sequence[str], n: int) -> set[int]:
     return {crc32(join(tokens[i : i + n]).encode()) for i in range(len(tokens) - n + 1)}
 
 
-def signature(hashes: Iterable[int], k: int) -> list[int]:
+def signature(hashes: Iterable[int] | np.ndarray, k: int) -> list[int]:
     """One-permutation MinHash of a set of 32-bit hashes into `k` bins (k a power of two)."""
     bits = k.bit_length() - 1
     if k != 1 << bits:
         raise ValueError(f"k must be a power of two, not {k}")
     low = 32 - bits
-    value_mask = (1 << low) - 1
     empty = 1 << low  # larger than any value
-    bins = [empty] * k
-    for h in hashes:
-        mixed = (h * _GOLDEN) & _MASK32
-        slot, value = mixed >> low, mixed & value_mask
-        if value < bins[slot]:
-            bins[slot] = value
-    if all(value == empty for value in bins):
+    values = hashes if isinstance(hashes, np.ndarray) else np.fromiter(hashes, dtype=np.uint64)
+    if not values.size:
         return []
+    mixed = (values.astype(np.uint64) * _GOLDEN) & _MASK32
+    bins = np.full(k, empty, dtype=np.uint64)
+    np.minimum.at(bins, (mixed >> low).astype(np.intp), mixed & ((1 << low) - 1))
+    found = bins.tolist()
     # Densify: an empty bin takes the next filled bin's value, offset by how far it had to look.
-    dense = list(bins)
+    dense = list(found)
     for slot in range(k):
-        if bins[slot] == empty:
+        if found[slot] == empty:
             distance = 1
-            while bins[(slot + distance) % k] == empty:
+            while found[(slot + distance) % k] == empty:
                 distance += 1
-            dense[slot] = bins[(slot + distance) % k] + distance * empty
+            dense[slot] = found[(slot + distance) % k] + distance * empty
     return dense
 
 

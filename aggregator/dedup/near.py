@@ -26,7 +26,8 @@ those buckets yields the candidates worth comparing; the comparison above then d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+
+import numpy as np
 
 from aggregator.dedup import minhash
 from aggregator.dedup.text import clean_body, clean_title, title_numbers, tokens
@@ -55,37 +56,44 @@ class Fingerprint:
 
     title: frozenset[int]  # shingles of the cleaned title: its tokens and pairs of tokens
     numbers: frozenset[str]  # title_numbers of the cleaned title
-    body: frozenset[int]  # 3-token shingles of the cleaned text
+    # 3-token shingles of the cleaned text, sorted, as little-endian uint32: 4 bytes a shingle,
+    # where a frozenset costs some 70; the store keeps thousands of fingerprints in memory.
+    body: bytes
     buckets: tuple[int, ...]  # LSH buckets, to store and to look up
 
+    @property
+    def body_shingles(self) -> np.ndarray:
+        return np.frombuffer(self.body, dtype=_SHINGLE)
 
-# Keyed by the title and text themselves, so it can never be stale. Without it every look-up
-# fingerprinted its look-alikes again from their stored text: 5,665 fingerprints for 999 new items
-# in a cold poll of 20 synthetic sources, 80% of that poll's time.
-@lru_cache(maxsize=4096)
+
+_SHINGLE = np.dtype("<u4")
+
+
 def fingerprint(title: str, text: str) -> Fingerprint:
     """The fingerprint of an item with this title and plain text."""
     cleaned = clean_title(title[:MAX_TITLE_CHARS])
     title_tokens = tokens(cleaned)
     title_pairs = minhash.shingles(title_tokens, 2)
     body_tokens = tokens(clean_body(text[:MAX_BODY_CHARS]), MAX_BODY_TOKENS)
-    body_shingles = minhash.shingles(body_tokens, SHINGLE)
+    shingled = minhash.shingles(body_tokens, SHINGLE)
+    body = np.fromiter(shingled, dtype=_SHINGLE, count=len(shingled))
+    body.sort()
     found: list[int] = []
     if len(title_tokens) >= MIN_TITLE_KEY:
         found.append(minhash.bucket("0:" + "\x1f".join(title_tokens)))
     # Title bands hash pairs only: single characters (开, 发, 布) are shared by unrelated titles.
     found += _bands(title_pairs, TITLE_BANDS)
-    if len(body_shingles) >= MIN_BODY:  # a few shingles would put every short text in one bucket
-        found += _bands(body_shingles, BODY_BANDS)
+    if body.size >= MIN_BODY:  # a few shingles would put every short text in one bucket
+        found += _bands(body, BODY_BANDS)
     return Fingerprint(
         title=frozenset(minhash.shingles(title_tokens, 1) | title_pairs),
         numbers=title_numbers(cleaned),
-        body=frozenset(body_shingles),
+        body=body.tobytes(),
         buckets=tuple(dict.fromkeys(found)),
     )
 
 
-def _bands(shingles: set[int], bands: tuple[int, int, int]) -> list[int]:
+def _bands(shingles: set[int] | np.ndarray, bands: tuple[int, int, int]) -> list[int]:
     view, bins, rows = bands
     return minhash.buckets(minhash.signature(shingles, bins), view, rows)
 
@@ -95,11 +103,12 @@ def similarity(a: Fingerprint, b: Fingerprint) -> float:
     if numbers_conflict(a.numbers, b.numbers):
         return 0.0
     title = _jaccard(a.title, b.title)
-    smaller = min(len(a.body), len(b.body))
+    a_body, b_body = a.body_shingles, b.body_shingles
+    smaller = min(a_body.size, b_body.size)
     if smaller < MIN_BODY:
         return title * title
-    shared = len(a.body & b.body)
-    jaccard = shared / (len(a.body) + len(b.body) - shared)
+    shared = np.intersect1d(a_body, b_body, assume_unique=True).size
+    jaccard = shared / (a_body.size + b_body.size - shared)
     containment = max(0.0, shared / smaller - CONTAINMENT_FLOOR) / (1 - CONTAINMENT_FLOOR)
     return max(jaccard, min(containment, title))
 

@@ -15,6 +15,7 @@ import logging
 import shutil
 import sqlite3
 import struct
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # one fixed format, so text order is time o
 # At most this many look-alikes are compared with a new item: a bucket crowded by some templated
 # series must not make one lookup cost more than a few milliseconds.
 MAX_LOOK_ALIKES = 64
+FINGERPRINTS = 4096  # stored items' fingerprints kept in memory (Store._remember): ~40 MB of long articles
 
 
 @dataclass
@@ -73,6 +75,7 @@ class Store:
         self.path = Path(path)
         self.story_rules = stories or StoryRules()
         self.busy_timeout = busy_timeout  # seconds a write waits for another process's lock
+        self._fingerprints: OrderedDict[tuple[str, str], Fingerprint] = OrderedDict()
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -493,6 +496,7 @@ class Store:
         """
         found = found or fingerprint(item.title, item.text)
         story = self.find_story(item, found)
+        self._remember(stored_id, item.content_hash, found)
         story_id, score = (story[0], round(story[1], 4)) if story else (stored_id, None)
         self.db.execute(
             "UPDATE items SET story_id = ?, story_similarity = ? WHERE id = ?", [story_id, score, stored_id]
@@ -511,19 +515,22 @@ class Store:
         rules = self.story_rules
         found = found or fingerprint(item.title, item.text)
         best: tuple[str, float] | None = None
-        for story_id, title, text, first, last in self._look_alikes(found, item.published):
+        for story_id, other, first, last in self._look_alikes(found, item.published):
             if max(last, item.published) - min(first, item.published) > timedelta(seconds=rules.window):
                 continue
-            if titles_conflict(found, title):  # cheap: turns away a templated series' other issues
-                continue
-            score = similarity(found, fingerprint(title, text))
+            score = similarity(found, other)
             if score >= rules.threshold and (best is None or score > best[1]):
                 best = (story_id, score)
         return best
 
     def _look_alikes(self, found: Fingerprint, published: datetime) -> list[tuple]:
-        """(story id, title, text, story's first and last published) of the items sharing a
-        bucket with `found` and published within the window of `published`, oldest first."""
+        """(story id, fingerprint, story's first and last published) of the items sharing a bucket
+        with `found` and published within the window of `published`, oldest first.
+
+        Fingerprints come from memory when the item is there (see _remember), else from its
+        stored title and text; a look-alike whose title names other numbers (titles_conflict)
+        is turned away before its text is read.
+        """
         if not found.buckets:
             return []
         moment, window = _epoch(published), int(self.story_rules.window)
@@ -539,20 +546,44 @@ class Store:
         if not ids:
             return []
         rows = self.db.execute(
-            "SELECT i.story_id, i.title, i.text, st.published, st.last_published FROM items i "
+            "SELECT i.id, i.content_hash, i.story_id, st.published, st.last_published FROM items i "
             f"JOIN stories st ON st.id = i.story_id WHERE i.id IN ({','.join('?' * len(ids))}) "
             "ORDER BY i.published, i.id",
             ids,
-        )
-        return [
-            (story, title, text, _parse_time(first), _parse_time(last))
-            for story, title, text, first, last in rows
-        ]
+        ).fetchall()
+        missing = [row[0] for row in rows if (row[0], row[1]) not in self._fingerprints]
+        if missing:
+            for stored_id, content_hash, title, text in self.db.execute(
+                f"SELECT id, content_hash, title, text FROM items WHERE id IN ({','.join('?' * len(missing))})",
+                missing,
+            ):
+                if not titles_conflict(found, title):  # cheap: a templated series' other issues
+                    self._remember(stored_id, content_hash, fingerprint(title, text))
+        out = []
+        for stored_id, content_hash, story, first, last in rows:
+            other = self._fingerprints.get((stored_id, content_hash))
+            if other is not None:
+                self._fingerprints.move_to_end((stored_id, content_hash))
+                out.append((story, other, _parse_time(first), _parse_time(last)))
+        return out
+
+    def _remember(self, stored_id: str, content_hash: str, found: Fingerprint) -> None:
+        """Keep a stored item's fingerprint in memory (the most recently used FINGERPRINTS of them).
+
+        Keyed by the item's content hash too, so a rewritten or re-stored item is never judged by
+        an old fingerprint. Computing one again from the stored text costs about a millisecond;
+        keeping one costs some 4 bytes a shingle (about 10 KB for a long article).
+        """
+        self._fingerprints[(stored_id, content_hash)] = found
+        if len(self._fingerprints) > FINGERPRINTS:
+            self._fingerprints.popitem(last=False)
 
     def _index_story(self, stored_id: str, item: Item) -> None:
         """Re-index an item whose stored title or text was rewritten; it stays in its story."""
         self._unindex_stories([stored_id])
-        self._add_bands(stored_id, fingerprint(item.title, item.text), item.published)
+        found = fingerprint(item.title, item.text)
+        self._remember(stored_id, item.content_hash, found)
+        self._add_bands(stored_id, found, item.published)
 
     def _add_bands(self, stored_id: str, found: Fingerprint, published: datetime) -> None:
         moment = _epoch(published)
