@@ -17,6 +17,9 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -33,6 +36,7 @@ from .parse import parse
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+PARENT_CHECK_SECONDS = 1.0
 
 
 @dataclass
@@ -65,9 +69,11 @@ def default_workers() -> int:
 class Workers:
     """A pool of `processes` worker processes, started at the first job; 0 runs jobs inline.
 
-    The pool uses the forkserver start method: workers never inherit the daemon's threads, open
-    sockets or database connection. A worker that dies (killed, out of memory) fails the job it
-    was running with a ParseError naming the cause, and the next job starts a fresh pool.
+    Workers are spawned (fresh interpreters: they never inherit the daemon's threads, sockets or
+    database connection), leave SIGINT and SIGTERM to the main process, which stops them once
+    its polls have drained, and exit by themselves when it dies, even by SIGKILL. A worker that
+    dies (killed, out of memory) fails the job it was running with a ParseError naming the
+    cause, and the next job starts a fresh pool.
     """
 
     def __init__(self, processes: int):
@@ -78,9 +84,12 @@ class Workers:
         if not self.processes:
             return function(*args)
         if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload([__name__])
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                self.processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_serve,
+                initargs=(os.getpid(),),
+            )
         pool = self._pool
         try:
             return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
@@ -95,3 +104,16 @@ class Workers:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def _serve(parent: int) -> None:
+    """Worker start-up: signals are the main process's business; exit when it is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)  # the main process died: nobody will collect our results
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

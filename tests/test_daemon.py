@@ -8,15 +8,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from email.message import Message
 from pathlib import Path
 
 import pytest
-from conftest import FeedServer, Response
+from conftest import FeedServer, Response, wait_for
 
 INTERVAL = "2s"
 
@@ -38,18 +36,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> object:
-    """Check `condition` until it holds or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class Daemon:

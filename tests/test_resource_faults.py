@@ -31,7 +31,7 @@ from pathlib import Path
 
 import lxml.etree
 import pytest
-from conftest import FeedServer
+from conftest import FeedServer, wait_for
 
 from aggregator.cli import main
 from aggregator.errors import StoreError
@@ -87,16 +87,6 @@ def stored_keys(database: Path) -> set[str]:
 def published_titles(output: Path) -> list[str]:
     root = lxml.etree.fromstring((output / "everything.xml").read_bytes())
     return [title.text for title in root.iter("title")][1:]  # the first is the feed's
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        if result := condition():
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 # -- faults -----------------------------------------------------------------------------------------
