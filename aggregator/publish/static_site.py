@@ -33,6 +33,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
@@ -122,7 +123,7 @@ def export(
 
 
 def export_after_publish(
-    store: Store, topics: list[CompiledTopic], output: OutputConfig, changed: object
+    store: Store, topics: list[CompiledTopic], output: OutputConfig, changed: Collection[str] | None
 ) -> list[ExportReport]:
     """The publish hook of `output.static_site`: export again after a publish that may have changed
     something. `changed` is what the publish was given: None (everything), or the changed story
