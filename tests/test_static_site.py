@@ -306,7 +306,7 @@ def test_publish_and_poll_keep_the_configured_sites_current(tmp_path, feed_serve
     assert main(["-c", str(config), "poll", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert f"exported 2 stories to {blog} as hexo posts: 2 written" in out
-    assert f"exported 1 stories to {hugo} as hugo posts: 1 written" in out
+    assert f"exported 1 story to {hugo} as hugo posts: 1 written" in out
     assert set(posts(hugo)) == {post_of(tmp_path, "AI one")}
 
     # Nothing new: the poll exports nothing and touches nothing.

@@ -84,7 +84,8 @@ class ExportReport:
 
     def summary(self) -> str:
         return (
-            f"exported {self.stories} stories to {self.dir} as {self.format} posts: "
+            f"exported {self.stories} {'story' if self.stories == 1 else 'stories'} to {self.dir} "
+            f"as {self.format} posts: "
             f"{len(self.written)} written, {self.unchanged} unchanged, {len(self.removed)} removed"
         )
 
@@ -164,7 +165,7 @@ def post_name(story_id: str) -> str:
 def render_post(site_format: str, entry: PublishedEntry, content_html: str, topics: list[Topic]) -> bytes:
     """One post: YAML front matter in the seed's shape, then the body for `site_format`."""
     hexo = site_format == "hexo"
-    date = _rfc1123 if hexo else _iso8601  # Hexo's own posts say RFC 1123; Hugo wants ISO 8601
+    date = _rfc1123 if hexo else _iso8601  # as the seed Hexo post; Hugo wants ISO 8601
     lines = [f"title: {quoted(entry.title)}", *sequence("categories", entry.categories)]
     if entry.thumbnail:
         lines.append(f"headimg: {quoted(entry.thumbnail)}")
