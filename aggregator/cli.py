@@ -30,10 +30,12 @@ from . import query as query_language
 from .cadence import Cadence
 from .config import Config
 from .config import edit as config_edit
+from .config.static_site import StaticSiteConfig
 from .errors import AggregatorError, ConfigError, ParseError
 from .models import Story, Topic
 from .publish import PublishSettings, opml, write_atomic
 from .publish.selection import publish
+from .publish.static_site import ExportReport, export, export_after_publish
 from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, fetcher_for, refresh_all, workers_for
 from .scheduler import Daemon
 from .search import dry_run, search
@@ -216,6 +218,30 @@ def build_parser() -> argparse.ArgumentParser:
     stories.add_argument("--limit", type=int, default=20, metavar="N", help="at most N stories (default 20)")
     stories.add_argument("--json", action="store_true", help="print JSON for scripts")
 
+    export_commands = group(
+        "export",
+        "Write the stories of the topic feeds into a static site's folder, one post per story.",
+        "aggregator export hexo blog/source/_posts --topic ai",
+    )
+    for name, folder, what in (
+        ("hexo", "blog/source/_posts", "Hexo posts (.md with the stored HTML as the body)"),
+        ("hugo", "site/content/news", "Hugo pages (.md, the body converted to Markdown)"),
+    ):
+        site = command(
+            name,
+            cmd_export,
+            f"Write each story of the topic feeds into DIR as one of the {what}, named after the "
+            "story, so a second export updates them; posts of stories that left the feeds are "
+            "deleted, the folder's other files are left alone.",
+            f"aggregator export {name} {folder} --topic ai",
+            parent=export_commands,
+        )
+        site.set_defaults(format=name)
+        site.add_argument("dir", type=Path, metavar="DIR", help="the folder of posts (created if missing)")
+        site.add_argument(
+            "--topic", action="append", metavar="ID", help="only this topic's stories (repeatable)"
+        )
+
     config_commands = group(
         "config", "Work with the config file.", "aggregator -c config/aggregator.yaml config check"
     )
@@ -250,7 +276,9 @@ def cmd_poll(args: argparse.Namespace, config: Config) -> int:
         # The topics touched by what this poll stored, and by anything an earlier run stored but
         # did not get to publish (killed, or the disk was full): the store keeps that list.
         changed = store.unpublished()
-        report = publish(store, compile_topics(config.topics), _publish_settings(config), changed)
+        topics = compile_topics(config.topics)
+        report = publish(store, topics, _publish_settings(config), changed)
+        exports = export_after_publish(store, topics, config.output, changed)
         store.mark_published(changed)
 
     print(_summary(outcomes))
@@ -261,17 +289,36 @@ def cmd_poll(args: argparse.Namespace, config: Config) -> int:
         print(f"published {len(report.topics)} topics ({', '.join(report.topics)}) to {config.output.dir}")
     else:
         print("no topic changed")
+    _print_exports(exports)
     return EXIT_OK
 
 
 def cmd_publish(args: argparse.Namespace, config: Config) -> int:
     with Store(config.database) as store:
         store.sync_sources(config.sources)
-        report = publish(store, compile_topics(config.topics), _publish_settings(config))
+        topics = compile_topics(config.topics)
+        report = publish(store, topics, _publish_settings(config))
+        exports = export_after_publish(store, topics, config.output, None)
         store.mark_published(None)
     print(
         f"published {len(config.topics)} topics to {config.output.dir} ({len(report.files)} files rewritten)"
     )
+    _print_exports(exports)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace, config: Config) -> int:
+    wanted = list(dict.fromkeys(args.topic or ()))
+    unknown = [t for t in wanted if t not in {topic.id for topic in config.topics}]
+    if unknown:
+        known = ", ".join(t.id for t in config.topics) or "none"
+        print(f"aggregator: unknown topic {', '.join(unknown)} (topics: {known})", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    site = StaticSiteConfig(args.format, args.dir, tuple(wanted))
+    with Store(config.database) as store:
+        store.sync_sources(config.sources)
+        (report,) = export(store, compile_topics(config.topics), (site,), config.output.max_items)
+    print(report.summary())
     return EXIT_OK
 
 
@@ -596,6 +643,11 @@ def _publish_settings(config: Config) -> PublishSettings:
     return PublishSettings(
         dir=output.dir, base_url=output.base_url, max_items=output.max_items, title=output.title
     )
+
+
+def _print_exports(reports: list[ExportReport]) -> None:
+    for report in reports:
+        print(report.summary())
 
 
 def _summary(outcomes: list[PollOutcome]) -> str:

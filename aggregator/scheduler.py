@@ -32,6 +32,7 @@ from .metrics import Metrics
 from .models import Source
 from .publish import PublishSettings
 from .publish.selection import publish
+from .publish.static_site import export_after_publish
 from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, fetcher_for, refresh, workers_for
 from .serve import Health, make_app, start
 from .store import Store
@@ -339,6 +340,7 @@ class Daemon:
         started = time.monotonic()
         try:
             report = publish(self.store, self.topics, self.publish_settings, changed)
+            export_after_publish(self.store, self.topics, self.config.output, changed)
         except AggregatorError as e:  # a full disk or read-only folder: keep the changes for next time
             # The old files stay in place (publish.write_atomic); a failed full publish (at start,
             # after a reload) is owed whole, or topics whose files were never written stay missing.

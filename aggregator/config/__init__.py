@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ from ruamel.yaml.error import MarkedYAMLError
 from .. import query as query_language
 from ..errors import ConfigError
 from ..models import Source, StoryRules, Topic, regex_keyword
+from . import static_site
+from .static_site import StaticSiteConfig
 from .values import (
     _ID,
     _base_url,
@@ -59,6 +61,7 @@ class OutputConfig:
     base_url: str
     max_items: int = 50
     title: str = "Feed aggregator"
+    static_site: tuple[StaticSiteConfig, ...] = ()  # blog folders kept current (config/static_site.py)
 
 
 @dataclass(frozen=True)
@@ -239,12 +242,18 @@ class _Checker:
         retention = self.retention(root)
         sources = self.sources(root, polling.interval)
         topics = self.topics(root, {s.id for s in sources}, output.max_items)
+        sites = static_site.check(self, root.get("output"), {t.id for t in topics})
+        output = replace(output, static_site=sites)
         stories = self.stories(root)
         return Config(path, database, output, server, polling, retention, sources, topics, stories)
 
     def output(self, root: CommentedMap) -> OutputConfig:
         node = self.mapping(
-            root.get("output"), "output", {"dir", "base_url", "max_items", "title"}, root, "output"
+            root.get("output"),
+            "output",
+            {"dir", "base_url", "max_items", "title", "static_site"},
+            root,
+            "output",
         )
         return OutputConfig(
             dir=self.value(node, "dir", "output", _path, Path("public")),
