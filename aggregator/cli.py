@@ -587,7 +587,7 @@ async def _poll(
     config: Config, store: Store, sources: list, advance: Callable[[PollOutcome], None]
 ) -> list[PollOutcome]:
     polling = config.polling
-    workers = workers_for(polling, len(sources))
+    workers = workers_for(polling)
     try:
         async with fetcher_for(polling) as fetcher:
             return await refresh_all(

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PARENT_CHECK_SECONDS = 1.0
+INLINE_JOBS = 16  # jobs run in the calling process before the pool starts (Workers)
 
 
 @dataclass
@@ -67,8 +68,11 @@ def default_workers() -> int:
 
 
 class Workers:
-    """A pool of `processes` worker processes, started at the first job; 0 runs jobs inline.
+    """A pool of `processes` worker processes; 0 runs every job in the calling process.
 
+    The first `inline` jobs run in the calling process too, and the pool starts with the next:
+    starting it costs about a second of CPU (each worker imports the pipeline), more than a
+    handful of documents take, so a steady poll in which few sources changed never pays it.
     Workers are spawned (fresh interpreters: they never inherit the daemon's threads, sockets or
     database connection), leave SIGINT and SIGTERM to the main process, which stops them once
     its polls have drained, and exit by themselves when it dies, even by SIGKILL. A worker that
@@ -76,12 +80,14 @@ class Workers:
     cause, and the next job starts a fresh pool.
     """
 
-    def __init__(self, processes: int):
+    def __init__(self, processes: int, inline: int = INLINE_JOBS):
         self.processes = processes
+        self.inline = inline
         self._pool: ProcessPoolExecutor | None = None
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
-        if not self.processes:
+        if not self.processes or self.inline > 0:
+            self.inline -= 1
             return function(*args)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(

@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 OK, NOT_MODIFIED, FAILED = "ok", "not_modified", "failed"
 MAX_ITEMS_PER_POLL = 500  # the default of polling.max_items_per_poll
-MIN_SOURCES_FOR_WORKERS = 8  # see workers_for
 
 
 @dataclass
@@ -154,15 +153,8 @@ def fetcher_for(polling: PollingConfig) -> Fetcher:
     )
 
 
-def workers_for(polling: PollingConfig, sources: int | None = None) -> Workers:
-    """The worker pool the polling settings describe, for a run that polls `sources` sources
-    (None: a daemon, any number); close it when done.
-
-    A run of few sources works in this process: starting the workers costs about a second, more
-    than they save on a handful of documents.
-    """
-    if sources is not None and sources < MIN_SOURCES_FOR_WORKERS:
-        return Workers(0)
+def workers_for(polling: PollingConfig) -> Workers:
+    """The worker pool the polling settings describe (close it when done)."""
     return Workers(default_workers() if polling.workers is None else polling.workers)
 
 

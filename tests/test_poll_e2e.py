@@ -237,7 +237,7 @@ def test_many_sources_are_read_by_worker_processes(tmp_path, feed_server, comman
             f"s{n}",
             feed_server.serve(f"/{n}", rss(rss_item(f"urn:{n}", f"Rust 1.{n} 发布", f"https://e.com/{n}"))),
         )
-        for n in range(10)
+        for n in range(20)  # more documents than prepare.INLINE_JOBS / 2: the pool starts
     ]
     config = write_config(tmp_path, sources)
     config.write_text(config.read_text().replace("polling:\n", "polling:\n  workers: 2\n"))
@@ -248,10 +248,10 @@ def test_many_sources_are_read_by_worker_processes(tmp_path, feed_server, comman
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert "polled 10 sources: 10 ok, 0 not modified, 0 failed; items: 10 new" in done.stdout
+    assert "polled 20 sources: 20 ok, 0 not modified, 0 failed; items: 20 new" in done.stdout
     # Workers import the main module again: it must not run the command a second time.
-    assert len(feed_server.requests) == 10
-    assert sorted(e.title for e in entries(tmp_path, "rust")) == sorted(f"Rust 1.{n} 发布" for n in range(10))
+    assert len(feed_server.requests) == 20
+    assert sorted(e.title for e in entries(tmp_path, "rust")) == sorted(f"Rust 1.{n} 发布" for n in range(20))
 
 
 def test_failing_source_is_recorded_and_others_go_on(tmp_path, feed_server, capsys):

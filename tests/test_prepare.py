@@ -40,13 +40,13 @@ def _read_and_prepare(workers: Workers, body: bytes) -> tuple[prepare.Document, 
 def test_workers_give_what_the_calling_process_gives() -> None:
     body = min(SAMPLE.glob("*.xml"), key=lambda p: p.name).read_bytes()
     inline = _read_and_prepare(Workers(0), body)
-    pooled = _read_and_prepare(Workers(2), body)
+    pooled = _read_and_prepare(Workers(2, inline=0), body)
     assert inline[0].entries and pooled[0].entries == inline[0].entries
     assert pooled[1] == inline[1]
 
 
 def test_a_dead_worker_fails_its_job_and_the_next_job_gets_a_new_pool() -> None:
-    workers = Workers(1)
+    workers = Workers(1, inline=0)
 
     async def run() -> int:
         with pytest.raises(ParseError, match=r"worker process .* died"):
@@ -61,7 +61,7 @@ def test_a_dead_worker_fails_its_job_and_the_next_job_gets_a_new_pool() -> None:
 
 def test_a_parse_error_in_a_worker_arrives_as_it_is() -> None:
     with pytest.raises(ParseError, match="not a feed: got an HTML page"):
-        _read_and_prepare(Workers(1), b"<html><body>hello</body></html>")
+        _read_and_prepare(Workers(1, inline=0), b"<html><body>hello</body></html>")
 
 
 def test_workers_of_a_killed_poll_exit_by_themselves(tmp_path, feed_server) -> None:
@@ -72,7 +72,8 @@ def test_workers_of_a_killed_poll_exit_by_themselves(tmp_path, feed_server) -> N
         return Response(200, RSS, {"Content-Type": "application/rss+xml"})
 
     feed_server.routes["/slow"] = slow
-    sources = [f"  - {{id: s{n}, url: '{feed_server.serve(f'/{n}', RSS)}'}}" for n in range(9)]
+    # more documents than prepare.INLINE_JOBS / 2, so that the pool starts
+    sources = [f"  - {{id: s{n}, url: '{feed_server.serve(f'/{n}', RSS)}'}}" for n in range(12)]
     sources.append(f"  - {{id: slow, url: '{feed_server.url('/slow')}'}}")
     config = tmp_path / "c.yaml"
     config.write_text(
