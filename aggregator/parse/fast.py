@@ -32,12 +32,14 @@ import base64
 import binascii
 import contextlib
 import re
+from dataclasses import dataclass
 from typing import Any
 from xml.parsers import expat
 
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
+from feedparser.util import FeedParserDict
 
 from aggregator.parse.limits import MAX_ELEMENTS
 from aggregator.parse.repair import _LONG_TAG, MAX_ATTRIBUTES
@@ -49,9 +51,15 @@ __all__ = ["DateText", "read"]
 _DECLARATION = re.compile(rb"<\?xml[^>]*?>")
 _NEW_DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>"
 _FIRST_TAG = re.compile(rb"<\w")
+_LONG_BYTES = re.compile(rb"<[A-Za-z_][^<>]{%d,}>" % (4 * MAX_ATTRIBUTES))
 _DOCTYPE = re.compile(rb"^\s*<!DOCTYPE([^>]*?)>", re.MULTILINE)
 
 _C1 = re.compile("[\x80-\x9f]")  # what feedparser's _cp1252 table translates
+_BEYOND_LATIN1 = re.compile("[^\x00-\xff]")
+# FeedParserDict.__setitem__'s renaming of keys ("description" is stored as "summary").
+_KEYMAP = {
+    key: (value[0] if isinstance(value, list) else value) for key, value in FeedParserDict.keymap.items()
+}
 _AMPERSAND_REFERENCE = re.compile("&([A-Za-z0-9_]+);")
 _HANDLERS = frozenset(name for name in dir(_FeedParserMixin) if name.startswith(("_start_", "_end_")))
 _ROOTS = frozenset({"rss", "feed", "rdf:rdf"})
@@ -81,7 +89,9 @@ def read(data: bytes, max_items: int | None = None, *, mended: bool = False) -> 
     if prepared is None:
         return None
     data, doctype_version = prepared
-    reader = _Reader(max_items)
+    # Characters U+0080-U+00BF are what feedparser's two Latin-1 fixes in pop() act on; in UTF-8
+    # they are C2 80-BF, or a character reference.
+    reader = _Reader(max_items, latin1=b"\xc2" in data or b"&#" in data)
     parser = expat.ParserCreate("utf-8", " ")
     parser.buffer_text = True
     parser.buffer_size = 1 << 16
@@ -130,7 +140,8 @@ def _prepare(data: bytes, mended: bool) -> tuple[bytes, str | None] | None:
         data = head + data[head_end:]
     if mended:
         return data, version
-    if data.count(b"=") > MAX_ATTRIBUTES and _LONG_TAG.search(data.decode("utf-8")):
+    # A byte is at most a character: _LONG_BYTES finds every tag _LONG_TAG does, and then some.
+    if data.count(b"=") > MAX_ATTRIBUTES and _LONG_BYTES.search(data) and _LONG_TAG.search(data.decode()):
         return None
     if b"&" in data and (_ampersand_inside(data, b"<!--", b"-->") or _ampersand_inside(data, b"<?", b"?>")):
         return None
@@ -149,10 +160,41 @@ def _ampersand_inside(data: bytes, opening: bytes, closing: bytes) -> bool:
     return False
 
 
+class _Entry(dict):
+    """A FeedParserDict as feedparser's handlers use it, without its cost on every read: keys are
+    renamed on the way in, as FeedParserDict.__setitem__ renames them ("description" becomes
+    "summary"). No handler and nothing in xmlfeed.py reads a renamed or computed key ("category",
+    "enclosures", "license", "updated" falling back to "published"), so reads are a dict's."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        dict.__setitem__(self, _KEYMAP.get(key, key), value)
+
+    def setdefault(self, key: str, default: Any) -> Any:
+        key = _KEYMAP.get(key, key)
+        if key not in self:
+            dict.__setitem__(self, key, default)
+            return default
+        return self[key]
+
+
+@dataclass(frozen=True)
+class _Name:
+    """What feedparser makes of one expat element name, with the namespaces in use."""
+
+    start_tag: str  # as startElementNS passes it to unknown_starttag
+    start_method: str  # "_start_" + prefix + suffix, as unknown_starttag looks it up
+    unknown_tag: str  # the key of an element without a handler
+    unprefixed: bool
+    end_tag: str  # as endElementNS passes it to unknown_endtag
+    end_method: str
+    end_unknown_tag: str
+    item: bool  # an RSS item or Atom entry, as limits.py counts them
+
+
 class _Reader(_FeedParserMixin):
     """feedparser's strict parser (parsers/strict.py and mixin.py) fed by pyexpat directly."""
 
-    def __init__(self, max_items: int | None) -> None:
+    def __init__(self, max_items: int | None, latin1: bool) -> None:
         self.lang = None  # xml:lang is not tracked: nothing xmlfeed reads depends on it
         self.baseuri = ""
         self.encoding = "utf-8"
@@ -161,33 +203,43 @@ class _Reader(_FeedParserMixin):
         self.sanitize_html = False
         self.guidislink = 0
         super().__init__()
+        self.feeddata = _Entry()
         self.contentparams = {}
         self.root: str | None = None
         self.max_items = max_items
+        self.latin1 = latin1
         self.items = 0
         self.elements = 0
         self.content_depth = 0  # the depth of the text construct being read
-        self._names: dict[str, tuple[str, str]] = {}  # expat name -> (start tag, end tag)
-        self._bases: dict[tuple[str, str], str] = {}
+        self._names: dict[str, _Name] = {}  # by expat name; emptied when the namespaces change
+        self._bases: dict[tuple[str, str], str] = {}  # (base, xml:base) -> feedparser's new base
+        self._depths: tuple[Any, dict[str, int]] = (None, {})  # property_depth_map of the last entry
 
     # -- parsers/strict.py, for pyexpat's callbacks --------------------------------------------
+
+    def track_namespace(self, prefix: str | None, uri: str) -> None:
+        super().track_namespace(prefix, uri)
+        self._names.clear()  # element names and handlers depend on the namespaces in use
 
     def start_namespace(self, prefix: str | None, uri: str) -> None:
         if not uri:
             return
         self.track_namespace(prefix or None, uri)
-        self._names.clear()  # the element names below depend on the namespaces in use
         if prefix and uri == _XLINK:
             self.decls["xmlns:" + prefix] = uri
 
-    def _tag_names(self, name: str) -> tuple[str, str]:
-        """The tag names feedparser's startElementNS and endElementNS make of an expat name."""
+    def _name(self, name: str) -> _Name:
+        """startElementNS's and endElementNS's reading of an expat name, then unknown_starttag's
+        and unknown_endtag's (their handler names)."""
         namespace, _, local = name.rpartition(" ")
-        lower_namespace = namespace.lower()
+        if " " in namespace:  # xml.sax would split such a namespace URI at its spaces
+            raise _Unsure
+        if local.lower() in _SPECIAL:
+            raise _Unsure
         start_namespace = namespace
-        if "backend.userland.com/rss" in lower_namespace:
+        if "backend.userland.com/rss" in namespace.lower():
             start_namespace = "http://backend.userland.com/rss"
-        names = []
+        tags = []
         for uri, default in ((start_namespace, None), (namespace, "")):
             prefix = self._matchnamespaces.get(uri.lower(), default)
             tag = local
@@ -198,76 +250,88 @@ class _Reader(_FeedParserMixin):
                     if known and value == uri:
                         tag = known + ":" + local
                         break
-            names.append(tag.lower())
-        return names[0], names[1]
+            tags.append(tag.lower())
+        start_prefix, start_suffix = self._handler_key(tags[0])
+        end_prefix, end_suffix = self._handler_key(tags[1])
+        info = _Name(
+            start_tag=tags[0],
+            start_method="_start_" + start_prefix + start_suffix,
+            unknown_tag=start_prefix + start_suffix,
+            unprefixed=not start_prefix,
+            end_tag=tags[1],
+            end_method="_end_" + end_prefix + end_suffix,
+            end_unknown_tag=end_prefix + end_suffix,
+            item=local in _ITEMS,
+        )
+        self._names[name] = info
+        return info
+
+    def _handler_key(self, tag: str) -> tuple[str, str]:
+        """unknown_starttag's prefix ("dc_", "" for RSS and Atom) and suffix of a tag."""
+        prefix, colon, suffix = tag.partition(":")
+        if not colon:
+            prefix, suffix = "", tag
+        prefix = self.namespacemap.get(prefix, prefix)
+        return (prefix + "_" if prefix else ""), suffix
+
+    def _attributes(self, attributes: list[str]) -> list[tuple[str, str]]:
+        """startElementNS's attributes (with the xlink declarations), as unknown_starttag
+        normalises them: names lower-cased, and the values of rel and type."""
+        if len(attributes) > 2 * MAX_ATTRIBUTES:
+            raise _Unsure
+        attrs, self.decls = self.decls, {}
+        first: dict[str, str] = {}
+        locals_ = []
+        for i in range(0, len(attributes), 2):
+            namespace, _, local = attributes[i].rpartition(" ")
+            if " " in namespace:
+                raise _Unsure
+            value = attributes[i + 1]
+            prefix = self._matchnamespaces.get(namespace.lower(), "") if namespace else ""
+            attrs[(prefix + ":" + local if prefix else local).lower()] = value
+            first.setdefault(local, value)
+            locals_.append(local)
+        for local in locals_:  # AttributesNSImpl.getValueByQName: the first of that qname
+            attrs[local.lower()] = first[local]
+        return [(key, value.lower() if key in ("rel", "type") else value) for key, value in attrs.items()]
 
     def start_element(self, name: str, attributes: list[str]) -> None:
+        info = self._names.get(name) or self._name(name)
         self.elements += 1
         if self.elements > MAX_ELEMENTS:
             raise _Unsure
-        local = name.rpartition(" ")[2]
-        if local in _ITEMS:
+        if info.item:
             self.items += 1
             if self.max_items is not None and self.items > self.max_items:
                 raise _Unsure
-        if local.lower() in _SPECIAL:
-            raise _Unsure
-        names = self._names.get(name)
-        if names is None:
-            names = self._names[name] = self._tag_names(name)
-        tag = names[0]
         if self.root is None:
-            self.root = tag
-        attrs, self.decls = self.decls, {}
-        if attributes:
-            if len(attributes) > 2 * MAX_ATTRIBUTES:
-                raise _Unsure
-            attrs = dict(attrs)
-            first: dict[str, str] = {}
-            pairs = [(attributes[i], attributes[i + 1]) for i in range(0, len(attributes), 2)]
-            for attribute, value in pairs:
-                namespace, _, local_name = attribute.rpartition(" ")
-                prefix = self._matchnamespaces.get(namespace.lower(), "") if namespace else ""
-                attrs[(prefix + ":" + local_name if prefix else local_name).lower()] = value
-                first.setdefault(local_name, value)
-            for attribute, _ in pairs:  # AttributesNSImpl.getValueByQName: the first of that qname
-                local_name = attribute.rpartition(" ")[2]
-                attrs[local_name.lower()] = first[local_name]
-        self.unknown_starttag(tag, list(attrs.items()))
+            self.root = info.start_tag
+        attrs = self._attributes(attributes) if attributes or self.decls else []
 
-    def end_element(self, name: str) -> None:
-        names = self._names.get(name)
-        if names is None:
-            names = self._names[name] = self._tag_names(name)
-        self.unknown_endtag(names[1])
-
-    # -- mixin.py's generic methods, without the work whose result cannot differ ----------------
-
-    def unknown_starttag(self, tag: str, attrs: list[tuple[str, str]]) -> None:
+        # mixin.unknown_starttag from here on
         self.depth += 1
-        attrs = [
-            (key.lower(), value.lower() if key.lower() in ("rel", "type") else value) for key, value in attrs
-        ]
         attrs_d = dict(attrs)
-        base = attrs_d.get("xml:base", attrs_d.get("base")) or self.baseuri
-        key = (self.baseuri, base)
-        resolved = self._bases.get(key)
-        if resolved is None:
-            if self.baseuri:
-                resolved = make_safe_absolute_uri(self.baseuri, base) or self.baseuri
-            else:
-                resolved = _urljoin(self.baseuri, base)
-            self._bases[key] = resolved
-        self.baseuri = resolved
-        self.basestack.append(resolved)
+        base = self.baseuri
+        if attrs:
+            base = attrs_d.get("xml:base", attrs_d.get("base")) or base
+        if base or self.baseuri:
+            key = (self.baseuri, base)
+            resolved = self._bases.get(key)
+            if resolved is None:
+                if self.baseuri:
+                    resolved = make_safe_absolute_uri(self.baseuri, base) or self.baseuri
+                else:
+                    resolved = _urljoin(self.baseuri, base)
+                self._bases[key] = resolved
+            self.baseuri = resolved
+        self.basestack.append(self.baseuri)
         for prefix, uri in attrs:
             if prefix.startswith("xmlns:"):
                 self.track_namespace(prefix[6:], uri)
-                self._names.clear()
             elif prefix == "xmlns":
                 self.track_namespace(None, uri)
-                self._names.clear()
 
+        tag = info.start_tag
         if self.incontent:
             content_type = self.contentparams.get("type", "xml")
             if not content_type.endswith("xml"):
@@ -275,44 +339,38 @@ class _Reader(_FeedParserMixin):
                     return  # typepad does this 10/2007
                 self.contentparams["type"] = content_type = _XHTML
             if content_type == _XHTML:
-                self.handle_data(f"<{tag.rpartition(':')[2]}{self.strattrs(attrs)}>", escape=0)
+                self.handle_data(f"<{tag.split(':', 1)[-1]}{self.strattrs(attrs)}>", escape=0)
                 return
 
-        prefix, _, suffix = tag.rpartition(":")
-        prefix = self.namespacemap.get(prefix, prefix)
-        if prefix:
-            prefix += "_"
-        if not prefix and tag not in ("title", "link", "description", "name"):
-            self.intextinput = 0
-        if not prefix and tag not in ("title", "link", "description", "url", "href", "width", "height"):
-            self.inimage = 0
+        if info.unprefixed:
+            if tag not in ("title", "link", "description", "name"):
+                self.intextinput = 0
+            if tag not in ("title", "link", "description", "url", "href", "width", "height"):
+                self.inimage = 0
         try:
-            method = getattr(self, "_start_" + prefix + suffix)
+            method = getattr(self, info.start_method)
             method(attrs_d)
         except AttributeError:
-            unknown_tag = prefix + suffix
             if not attrs_d:
-                self.push(unknown_tag, 1)
+                self.push(info.unknown_tag, 1)
             else:
-                self._get_context()[unknown_tag] = attrs_d
+                self._get_context()[info.unknown_tag] = attrs_d
 
-    def unknown_endtag(self, tag: str) -> None:
-        prefix, _, suffix = tag.rpartition(":")
-        prefix = self.namespacemap.get(prefix, prefix)
-        if prefix:
-            prefix += "_"
-        method_name = "_end_" + prefix + suffix
-        if self.incontent and self.depth != self.content_depth and method_name in _HANDLERS:
+    def end_element(self, name: str) -> None:
+        info = self._names.get(name) or self._name(name)
+        # mixin.unknown_endtag
+        if self.incontent and self.depth != self.content_depth and info.end_method in _HANDLERS:
             # An element inside a text construct whose end feedparser handles as a feed element
             # (<title> or <body> in inline XHTML): feedparser then closes the construct early.
             raise _Unsure
         try:
-            method = getattr(self, method_name)
+            method = getattr(self, info.end_method)
             method()
         except AttributeError:
-            self.pop(prefix + suffix)
+            self.pop(info.end_unknown_tag)
 
         if self.incontent:
+            tag = info.end_tag
             content_type = self.contentparams.get("type", "xml")
             if not content_type.endswith("xml"):
                 if tag in ("xhtml:div", "div"):
@@ -321,11 +379,14 @@ class _Reader(_FeedParserMixin):
             if content_type == _XHTML:
                 self.handle_data(f"</{tag.rpartition(':')[2]}>", escape=0)
 
-        if self.basestack:
-            self.basestack.pop()
-            if self.basestack and self.basestack[-1]:
-                self.baseuri = self.basestack[-1]
+        basestack = self.basestack
+        if basestack:
+            basestack.pop()
+            if basestack and basestack[-1]:
+                self.baseuri = basestack[-1]
         self.depth -= 1
+
+    # -- mixin.py's generic methods, without the work whose result cannot differ ----------------
 
     def handle_data(self, text: str, escape: int = 1) -> None:
         if not self.elementstack:
@@ -372,11 +433,12 @@ class _Reader(_FeedParserMixin):
             contentparams["type"] = "text/html"
         contentparams.pop("mode", None)
         contentparams.pop("base64", None)
-        if not output.isascii():
+        if self.latin1 and not output.isascii():
             # feedparser: "address common error where people take data that is already utf-8,
             # presume that it is iso-8859-1, and re-encode it"; then Windows-1252's C1 characters.
-            with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-                output = output.encode("iso-8859-1").decode("utf-8")
+            if not _BEYOND_LATIN1.search(output):
+                with contextlib.suppress(UnicodeDecodeError):
+                    output = output.encode("iso-8859-1").decode("utf-8")
             if _C1.search(output):
                 output = output.translate(_cp1252)
 
@@ -391,14 +453,18 @@ class _Reader(_FeedParserMixin):
                 entry[element].append({**contentparams, "value": output})
             elif element == "link":
                 if not self.inimage:
-                    output = _AMPERSAND_REFERENCE.sub(r"&\g<1>", output.replace("&amp;", "&"))
+                    if "&" in output:
+                        output = _AMPERSAND_REFERENCE.sub(r"&\g<1>", output.replace("&amp;", "&"))
                     entry[element] = output
                     if output:
                         entry["links"][-1]["href"] = output
             else:
                 if element == "description":
                     element = "summary"
-                depths = self.property_depth_map.setdefault(entry, {})
+                depth_entry, depths = self._depths  # mixin: property_depth_map[entry]
+                if depth_entry is not entry:
+                    depths = {}
+                    self._depths = (entry, depths)
                 old_depth = depths.get(element)
                 if old_depth is None or self.depth <= old_depth:
                     depths[element] = self.depth
@@ -417,6 +483,15 @@ class _Reader(_FeedParserMixin):
             elif self.incontent:
                 context[element + "_detail"] = {**contentparams, "value": output}
         return output
+
+    def _start_item(self, attrs_d: dict[str, str]) -> None:
+        super()._start_item(attrs_d)
+        entry = self.entries[-1]
+        self.entries[-1] = _Entry(entry)
+        if self._depths[0] is entry:  # _start_item stored values through pop() (CDF attributes)
+            self._depths = (self.entries[-1], self._depths[1])
+
+    _start_entry = _start_item
 
     # -- dates: kept as text, parsed only if xmlfeed needs feedparser's reading -----------------
 
