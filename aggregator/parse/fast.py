@@ -100,6 +100,8 @@ def read(data: bytes, max_items: int | None = None, *, mended: bool = False) -> 
     parser.StartElementHandler = reader.start_element
     parser.EndElementHandler = reader.end_element
     parser.CharacterDataHandler = reader.handle_data
+    if not mended:
+        parser.CommentHandler = parser.ProcessingInstructionHandler = _ampersand_inside
     try:
         parser.Parse(data, True)
     except (expat.ExpatError, _Unsure):
@@ -143,21 +145,14 @@ def _prepare(data: bytes, mended: bool) -> tuple[bytes, str | None] | None:
     # A byte is at most a character: _LONG_BYTES finds every tag _LONG_TAG does, and then some.
     if data.count(b"=") > MAX_ATTRIBUTES and _LONG_BYTES.search(data) and _LONG_TAG.search(data.decode()):
         return None
-    if b"&" in data and (_ampersand_inside(data, b"<!--", b"-->") or _ampersand_inside(data, b"<?", b"?>")):
-        return None
     return data, version
 
 
-def _ampersand_inside(data: bytes, opening: bytes, closing: bytes) -> bool:
-    """Whether a comment or processing instruction holds "&": expat ignores it there, but
-    repair.py mends and reports it (ParsedFeed.recovered_error), so feedparser's path differs."""
-    start = data.find(opening, 1)
-    while start >= 0:
-        end = data.find(closing, start + len(opening))
-        if end < 0 or b"&" in data[start:end]:
-            return True
-        start = data.find(opening, end)
-    return False
+def _ampersand_inside(*parts: str | None) -> None:
+    """Comment and processing instruction handler (not for `mended` documents): "&" in them is
+    nothing to expat, but repair.py mends and reports it (ParsedFeed.recovered_error)."""
+    if any("&" in part for part in parts if part):
+        raise _Unsure
 
 
 class _Entry(dict):
