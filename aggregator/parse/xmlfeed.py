@@ -18,6 +18,10 @@ the key's *_detail from the last element of that name, however nested: Google's 
 `<author><title>Product Manager</title></author>` and an Open Graph `<og><title>` in its items.
 So the values are taken from the entry's keys, and a detail only describes a value it holds.
 
+fast.py reads the common case first (a document expat accepts as it came, or once repaired and
+bounded) and gives feedparser's own result at a quarter of its cost; feedparser reads the rest.
+Both results go through the same mapping below.
+
 feedparser gets the text already decoded (charset.py), re-encoded as UTF-8 and labelled so: its
 own charset rules follow RFC 3023 to the letter (text/xml without a charset is US-ASCII) and fall
 back to Windows-1252 silently. It also gets it repaired (repair.py) and within bounds of items,
