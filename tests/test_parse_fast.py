@@ -7,6 +7,7 @@ equal. bench/parse_corpus.py does the same on corpora outside the repo.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from unittest import mock
@@ -264,11 +265,12 @@ def test_the_fast_path_costs_a_fraction_of_feedparser() -> None:
     assert taken and quick == slow
 
     def cost(path_off: bool) -> float:
-        with mock.patch.object(fast, "read", return_value=None) if path_off else mock.MagicMock():
+        with mock.patch.object(fast, "read", return_value=None) if path_off else contextlib.nullcontext():
             started = time.process_time()
-            for _ in range(3):
-                parse(body, {}, URL)
+            parse(body, {}, URL)
             return time.process_time() - started
 
-    # Measured: about a quarter; a third leaves room for a busy machine.
-    assert cost(path_off=False) < cost(path_off=True) / 3
+    # Interleaved, the least of five each: a busy machine slows both alike. Measured: a quarter;
+    # a third leaves room.
+    fast_costs, feedparser_costs = zip(*((cost(False), cost(True)) for _ in range(5)), strict=True)
+    assert min(fast_costs) < min(feedparser_costs) / 3
