@@ -3,9 +3,10 @@
 1. charset.decode() picks the text encoding (BOM, valid UTF-8, Content-Type charset, XML
    declaration; GB2312/GBK read as GB18030).
 2. A body whose first character is "{", or one served as JSON that does not start with "<", is a
-   JSON Feed (jsonfeed.py). Anything else goes to feedparser as RSS or Atom (xmlfeed.py), once
-   repair.py has mended what real and hostile feeds get wrong. Both read dates feedparser
-   misreads with dates.py and resolve URLs with urls.py.
+   JSON Feed (jsonfeed.py). Anything else is RSS or Atom (xmlfeed.py): read by fast.py when it
+   is sure to read it as feedparser does, else by feedparser, once repair.py has mended what real
+   and hostile feeds get wrong. Both read dates feedparser misreads with dates.py and resolve
+   URLs with urls.py.
 3. A body that is no feed raises ParseError("not a feed: <why>"); an ill-formed feed yields what
    can be recovered, with ParsedFeed.recovered_error saying what was wrong.
 4. A document with more than `max_items` items yields its newest `max_items` (by published date,
