@@ -29,7 +29,7 @@ Pure functions, no I/O. For each item, in this order:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from itertools import chain
 
@@ -96,9 +96,20 @@ def entries(feed: ParsedFeed, source: Source) -> list[Entry]:
     found: dict[str, Entry] = {}
     for raw, base, link, key in zip(feed.items, bases, links, keys, strict=True):
         if key not in found:
-            raw_hash = short_hash(context, key, link or "", base or "", repr(raw))
+            raw_hash = short_hash(context, key, link or "", base or "", *_raw_fields(raw))
             found[key] = Entry(raw, key, link, base, raw_hash)
     return list(found.values())
+
+
+def _raw_fields(raw: RawItem) -> Iterable[str]:
+    """Every field of `raw` as text: strings as they are (repr of a dataclass escapes its content,
+    ten times the cost), None as NUL (so it differs from "None"), the rest by repr."""
+    for name in _RAW_FIELDS:
+        value = getattr(raw, name)
+        yield value if isinstance(value, str) else "\0" if value is None else repr(value)
+
+
+_RAW_FIELDS = tuple(f.name for f in fields(RawItem))
 
 
 def source_context(source: Source) -> str:
