@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from aggregator import config
 from aggregator.cli import main
@@ -162,3 +163,12 @@ def test_bundled_configs_are_valid():
     for name in ("aggregator.yaml", "sample.yaml"):
         cfg = config.load(root / "config" / name)
         assert cfg.sources and cfg.topics
+
+
+@pytest.mark.parametrize("name", ["aggregator.yaml", "sample.yaml"])
+def test_the_quick_reader_and_the_positional_reader_give_one_config(name):
+    path = Path(__file__).parent.parent / "config" / name
+    checker = config._Checker(str(path))
+    positional = checker.config(YAML(typ="rt").load(path.read_text(encoding="utf-8")), path)
+    assert not checker.problems
+    assert config.load(path) == positional

@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from .. import query as query_language
 from ..errors import ConfigError
@@ -121,7 +122,18 @@ def load(path: Path | str) -> Config:
 
 
 def _load_text(text: str, path: Path) -> Config:
-    """Validate and resolve the config `text`, naming `path` in the problems it reports."""
+    """Validate and resolve the config `text`, naming `path` in the problems it reports.
+
+    The document is read first by libyaml, without positions: ruamel's round-trip reader, which
+    records the line of every key, takes seven times as long (half a second for a thousand
+    sources, most of the start-up of a poll). Only a document with problems is read again with
+    positions, so that each problem says its line.
+    """
+    with suppress(YAMLError):
+        checker = _Checker(str(path))
+        config = checker.config(_positionless(YAML(typ="safe").load(text)), path)
+        if config is not None and not checker.problems:
+            return config
     try:
         document = YAML(typ="rt").load(text)
     except MarkedYAMLError as e:
@@ -134,6 +146,16 @@ def _load_text(text: str, path: Path) -> Config:
         raise ConfigError.many(checker.problems)
     assert config is not None
     return config
+
+
+def _positionless(value: Any) -> Any:
+    """A plain loaded document as the round-trip reader's types (without line numbers), so that
+    the checker sees one kind of mapping and list whichever reader ran."""
+    if isinstance(value, dict):
+        return CommentedMap((key, _positionless(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return CommentedSeq(_positionless(item) for item in value)
+    return value
 
 
 def parse_duration(value: Any) -> float:

@@ -101,7 +101,7 @@ def _source_url(value: Any) -> str:
 def _line(node: Any, field: Any = None) -> int | None:
     """1-based line of `field` inside `node` (a key of a mapping or an index of a list)."""
     lc = getattr(node, "lc", None)
-    if lc is None:
+    if lc is None or lc.line is None:  # a document read without positions (config._positionless)
         return None
     try:
         if field is None:
