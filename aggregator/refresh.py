@@ -1,7 +1,8 @@
 """One poll of one source, top to bottom: fetch, parse, normalize, dedup, store.
 
 Each failure returns early and is recorded on the source's row (with when to try again), so one
-broken source never stops the others. Read `refresh()` to know the pipeline.
+broken source never stops the others. Read `refresh()` to know the pipeline. `receive()` takes a
+document a WebSub hub pushed for a source through the same parse, normalize, dedup and store steps.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from . import dedup
 from .cadence import Cadence, needs_full_fetch
 from .errors import FetchError, ParseError
 from .fetch import Fetcher
-from .models import Source, SourceState
+from .models import ParsedFeed, Source, SourceState
 from .normalize import normalize
 from .parse import parse
 from .store import SaveResult, Store
@@ -35,6 +36,9 @@ class PollOutcome:
     error: str | None = None
     saved: SaveResult | None = None
     seconds: float = 0.0
+    # WebSub discovery from the document (ParsedFeed.hubs, self_url); None: no document was read.
+    hubs: tuple[str, ...] | None = None
+    self_url: str | None = None
 
 
 async def refresh(
@@ -82,41 +86,89 @@ async def refresh(
         return PollOutcome(source.id, NOT_MODIFIED, seconds=time.monotonic() - started)
 
     try:
-        feed = parse(result.body, result.headers, result.url, max_items=max_items)
+        feed = _parse(source, result.body, result.headers, result.url, max_items)
     except ParseError as e:
         return _failed(store, source, state, e, cadence, now, started)
+
+    state.etag = result.headers.get("etag")
+    state.last_modified = result.headers.get("last-modified")
+    state.last_full_at = now
+    state.ttl = feed.ttl_minutes * 60.0 if feed.ttl_minutes else None
+    _succeeded(source, state, cadence, now, result.headers)
+    saved = _store(source, state, feed, store, now)
+    return PollOutcome(
+        source.id,
+        OK,
+        saved=saved,
+        seconds=time.monotonic() - started,
+        hubs=feed.hubs,
+        self_url=feed.self_url,
+    )
+
+
+def receive(
+    source: Source,
+    body: bytes,
+    headers: dict[str, str],
+    store: Store,
+    *,
+    now: datetime | None = None,
+    max_items: int | None = MAX_ITEMS_PER_POLL,
+) -> PollOutcome:
+    """Store a feed document a WebSub hub pushed for `source`, as a poll would store it.
+
+    Nothing is fetched, and the source's poll state (validators, schedule, errors) stays as it
+    is: a push says nothing about the feed's server. A document that is no feed is FAILED and
+    logged. `headers` are the push request's, lower-cased (its Content-Type gives the charset).
+    """
+    now = now or datetime.now(UTC)
+    started = time.monotonic()
+    state = store.source_state(source.id)
+    try:
+        feed = _parse(source, body, headers, state.url or source.url, max_items)
+    except ParseError as e:
+        log.warning("source %s: pushed document refused: %s", source.id, e, extra={"source_id": source.id})
+        return PollOutcome(source.id, FAILED, error=str(e), seconds=time.monotonic() - started)
+    saved = _store(source, state, feed, store, now)
+    return PollOutcome(source.id, OK, saved=saved, seconds=time.monotonic() - started)
+
+
+def _parse(
+    source: Source, body: bytes, headers: dict[str, str], url: str, max_items: int | None
+) -> ParsedFeed:
+    """Parse a document of `source`, warning of what it had to leave out or mend."""
+    feed = parse(body, headers, url, max_items=max_items)
     if feed.items_dropped:
         log.warning(
             "source %s: %d items in one document, kept the newest %d (polling.max_items_per_poll)",
             source.id,
             len(feed.items) + feed.items_dropped,
             len(feed.items),
-            extra={"source_id": source.id, "url": result.url, "items_dropped": feed.items_dropped},
+            extra={"source_id": source.id, "url": url, "items_dropped": feed.items_dropped},
         )
     if feed.recovered_error:
         log.warning(
             "source %s: ill-formed feed, items recovered: %s",
             source.id,
             feed.recovered_error,
-            extra={"source_id": source.id, "url": result.url},
+            extra={"source_id": source.id, "url": url},
         )
+    return feed
 
+
+def _store(source: Source, state: SourceState, feed: ParsedFeed, store: Store, now: datetime) -> SaveResult:
+    """Normalize the document's items and save them with the source's state, in one transaction."""
     items = dedup.unique(normalize(feed, source, now=now))
-    state.etag = result.headers.get("etag")
-    state.last_modified = result.headers.get("last-modified")
-    state.last_full_at = now
-    state.ttl = feed.ttl_minutes * 60.0 if feed.ttl_minutes else None
-    _succeeded(source, state, cadence, now, result.headers)
     saved = store.save_poll(state, items, now)
     log.debug(
-        "polled %s: %d items, %d new, %d updated",
+        "stored %s: %d items, %d new, %d updated",
         source.id,
         len(items),
         len(saved.new),
         len(saved.updated),
         extra={"source_id": source.id, "items_new": len(saved.new), "items_updated": len(saved.updated)},
     )
-    return PollOutcome(source.id, OK, saved=saved, seconds=time.monotonic() - started)
+    return saved
 
 
 def _succeeded(

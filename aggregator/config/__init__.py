@@ -58,12 +58,14 @@ class OutputConfig:
     base_url: str
     max_items: int = 50
     title: str = "Feed aggregator"
+    websub_hub: str | None = None  # the WebSub hub every topic feed names, and which is told of changes
 
 
 @dataclass(frozen=True)
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
+    public_url: str | None = None  # where hubs reach this server (WebSub callbacks); ends with "/"
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class PollingConfig:
     max_backoff: float = 12 * 3600.0  # the longest wait after failures; a dead source is retried at this pace
     dead_after: float = 7 * 86400.0  # failing this long, a source is reported dead (and still retried)
     max_items_per_poll: int = 500  # items taken from one document: its newest (parse/limits.py)
+    push_interval: float = 6 * 3600.0  # a source whose hub pushes its updates is polled this seldom
 
 
 @dataclass(frozen=True)
@@ -241,21 +244,22 @@ class _Checker:
         return Config(path, database, output, server, polling, retention, sources, topics, stories)
 
     def output(self, root: CommentedMap) -> OutputConfig:
-        node = self.mapping(
-            root.get("output"), "output", {"dir", "base_url", "max_items", "title"}, root, "output"
-        )
+        allowed = {"dir", "base_url", "max_items", "title", "websub_hub"}
+        node = self.mapping(root.get("output"), "output", allowed, root, "output")
         return OutputConfig(
             dir=self.value(node, "dir", "output", _path, Path("public")),
             base_url=self.value(node, "base_url", "output", _base_url, "http://127.0.0.1:8080/"),
             max_items=self.value(node, "max_items", "output", _positive_int, 50),
             title=self.value(node, "title", "output", _text, "Feed aggregator"),
+            websub_hub=self.value(node, "websub_hub", "output", _web_url, None),
         )
 
     def server(self, root: CommentedMap) -> ServerConfig:
-        node = self.mapping(root.get("server"), "server", {"host", "port"}, root, "server")
+        node = self.mapping(root.get("server"), "server", {"host", "port", "public_url"}, root, "server")
         return ServerConfig(
             host=self.value(node, "host", "server", _text, "127.0.0.1"),
             port=self.value(node, "port", "server", _port, 8080),
+            public_url=self.value(node, "public_url", "server", _base_url, None),
         )
 
     def polling(self, root: CommentedMap) -> PollingConfig:
@@ -269,6 +273,7 @@ class _Checker:
             "max_backoff",
             "dead_after",
             "max_items_per_poll",
+            "push_interval",
         }
         node = self.mapping(root.get("polling"), "polling", allowed, root, "polling")
         return PollingConfig(
@@ -281,6 +286,7 @@ class _Checker:
             max_backoff=self.value(node, "max_backoff", "polling", parse_duration, 12 * 3600.0),
             dead_after=self.value(node, "dead_after", "polling", parse_duration, 7 * 86400.0),
             max_items_per_poll=self.value(node, "max_items_per_poll", "polling", _positive_int, 500),
+            push_interval=self.value(node, "push_interval", "polling", parse_duration, 6 * 3600.0),
         )
 
     def retention(self, root: CommentedMap) -> RetentionConfig:
