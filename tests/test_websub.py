@@ -15,9 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import test_daemon
 from conftest import FeedServer
 from test_daemon import Daemon, served_titles, wait_for
 from websub_hub import Hub, push, sign, verify
+
+daemons = test_daemon.daemons  # the fixture that kills daemons a failed test left running
 
 FEEDS = ("ai.atom", "ai.json", "ai.xml", "everything.atom", "everything.json", "everything.xml")
 
@@ -79,16 +82,6 @@ def hub() -> Iterator[Hub]:
     started = Hub()
     yield started
     started.close()
-
-
-@pytest.fixture
-def daemons():
-    started: list[Daemon] = []
-    yield started
-    for daemon in started:
-        if daemon.process is not None and daemon.process.poll() is None:
-            daemon.process.kill()
-            daemon.process.wait()
 
 
 def closed_port() -> int:
