@@ -241,13 +241,13 @@ class Fetcher:
             raise FetchError("file", f"cannot read {path}: {exc.strerror or exc}") from exc
         return FetchResult(url=url, status=200, headers=headers, body=body)
 
-    async def post_form(self, url: str, fields: list[tuple[str, str]]) -> tuple[int, str]:
+    async def post_form(self, url: str, fields: list[tuple[str, str]]) -> None:
         """POST `fields` to `url` as application/x-www-form-urlencoded UTF-8 (how WebSub talks to
-        hubs) and return the answer's status and the start of its text, for error messages.
+        hubs); return when it answers 2xx, else raise FetchError (an error answer's text is in
+        the message).
 
         Redirects are followed (a hub that moved answers 307 or 308, and the same request goes
         to its new address, WebSub 5.1.2).
-        Raises FetchError when no answer came (connection, timeout); any status is an answer.
         """
         if self._session is None:
             raise RuntimeError("use Fetcher as 'async with Fetcher() as fetcher'")
@@ -265,8 +265,14 @@ class Fetcher:
                     url, data=fields, max_redirects=self.max_redirects, headers=headers
                 ) as resp,
             ):
-                text = (await resp.content.read(_ANSWER_TEXT)).decode("utf-8", "replace")
-                return resp.status, text.strip()
+                if 200 <= resp.status < 300:
+                    return
+                text = (await resp.content.read(_ANSWER_TEXT)).decode("utf-8", "replace").strip()
+                raise FetchError(
+                    "http",
+                    f"HTTP {resp.status} {resp.reason} at {url}" + (f": {text[:200]}" if text else ""),
+                    status=resp.status,
+                )
         except TimeoutError:
             raise FetchError("timeout", f"no answer from {url} within {self.timeout:g}s") from None
         except aiohttp.TooManyRedirects:

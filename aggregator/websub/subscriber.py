@@ -21,6 +21,11 @@ Spec: https://www.w3.org/TR/websub/ (W3C Recommendation, 23 January 2018). In or
    a poll. A missing or wrong signature is ignored and logged, and answered 202 like a valid
    one, as 7.1.2 allows, so that the answer teaches a forger nothing.
 
+Two SHOULDs are not followed, on purpose. A renewal keeps the callback and the secret: 5.1.1
+suggests a new callback per renewal, but at the hub that is a second subscription, which would
+deliver everything twice until the first one's lease ended. And hub.secret is sent to http hubs
+too (it SHOULD go over https only): without it no push could be told from a forgery.
+
 Polling stays the fallback: a source whose hub pushes is polled every polling.push_interval
 (`polled_as`); when a lease lapses or a request fails, it is polled on its own schedule again at
 once. Requests that fail are retried with backoff; an unsubscription is given up after a few.
@@ -185,15 +190,10 @@ async def _request(store: Store, fetcher: Fetcher, row: Subscription) -> None:
     if mode == "subscribe":
         fields += [("hub.secret", row.secret), ("hub.lease_seconds", str(LEASE_SECONDS))]
     try:
-        status, text = await fetcher.post_form(row.hub, fields)
-        error = (
-            None
-            if 200 <= status < 300
-            else f"hub answered HTTP {status}" + (f": {text[:200]}" if text else "")
-        )
+        await fetcher.post_form(row.hub, fields)
     except FetchError as e:
-        error = str(e)
-    if error is None:
+        _failed(store, row, mode, str(e), sent_at)
+    else:
         log.info(
             "source %s: asked %s to %s %s",
             row.source_id,
@@ -202,7 +202,10 @@ async def _request(store: Store, fetcher: Fetcher, row: Subscription) -> None:
             row.topic,
             extra={"source_id": row.source_id, "hub": row.hub, "mode": mode},
         )
-        return
+
+
+def _failed(store: Store, row: Subscription, mode: str, error: str, sent_at: datetime) -> None:
+    """A request sent at `sent_at` got no 2xx: try again with backoff, and poll meanwhile."""
     current = table.subscription(store, row.token)
     if current is None or (current.verified_at is not None and current.verified_at >= sent_at):
         return  # verified (or ended) while the answer was on its way: the answer no longer matters
