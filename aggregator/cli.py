@@ -43,10 +43,12 @@ from .serve import serve_forever
 from .store import Store
 from .subscriptions import plan_import, read_opml
 from .topics import compile_topic, compile_topics
+from .websub import publisher, subscriber
 
 log = logging.getLogger("aggregator")
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
+PING_TIMEOUT = 10.0  # seconds `poll` and `publish` wait for the WebSub hub; the daemon retries later
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -273,6 +275,9 @@ def cmd_poll(args: argparse.Namespace, config: Config) -> int:
         show_progress = sys.stderr.isatty() and not args.no_progress
         with _progress(show_progress, len(sources)) as advance:
             outcomes = asyncio.run(_poll(config, store, sources, advance))
+        by_id, now = {source.id: source for source in sources}, datetime.now(UTC)
+        for outcome in outcomes:  # hubs the feeds name: subscribed to by the daemon (aggregator run)
+            subscriber.discovered(store, by_id[outcome.source_id], outcome, config.server.public_url, now)
         # The topics touched by what this poll stored, and by anything an earlier run stored but
         # did not get to publish (killed, or the disk was full): the store keeps that list.
         changed = store.unpublished()
@@ -280,6 +285,7 @@ def cmd_poll(args: argparse.Namespace, config: Config) -> int:
         report = publish(store, topics, _publish_settings(config), changed)
         exports = export_after_publish(store, topics, config.output, changed)
         store.mark_published(changed)
+        pinged = _ping_hub(config, store, report.files)
 
     print(_summary(outcomes))
     for outcome in outcomes:
@@ -290,6 +296,7 @@ def cmd_poll(args: argparse.Namespace, config: Config) -> int:
     else:
         print("no topic changed")
     _print_exports(exports)
+    _print_pings(config, pinged)
     return EXIT_OK
 
 
@@ -300,10 +307,12 @@ def cmd_publish(args: argparse.Namespace, config: Config) -> int:
         report = publish(store, topics, _publish_settings(config))
         exports = export_after_publish(store, topics, config.output, None)
         store.mark_published(None)
+        pinged = _ping_hub(config, store, report.files)
     print(
         f"published {len(config.topics)} topics to {config.output.dir} ({len(report.files)} files rewritten)"
     )
     _print_exports(exports)
+    _print_pings(config, pinged)
     return EXIT_OK
 
 
@@ -346,6 +355,7 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
         store.sync_sources(config.sources)
         states = store.source_states([s.id for s in config.sources])
         recent = store.items_seen_since(now - timedelta(days=7))
+        push = subscriber.status(store, [s.source_id for s in states])
     rows = [
         {
             "id": state.source_id,
@@ -359,6 +369,7 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
             "next_check_at": _iso(state.next_check_at),
             "dead": cadence.is_dead(state, now),
             "gone": state.gone,
+            "push": push.get(state.source_id),  # WebSub: state, hub, topic, expires_at, reason
         }
         for state in states
     ]
@@ -366,7 +377,8 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
     table = Table(box=None, header_style="bold")
-    for column in ("source", "status", "last status", "last success", "errors", "items 7d", "next check"):
+    columns = ("source", "status", "last status", "last success", "errors", "items 7d", "next check", "push")
+    for column in columns:
         table.add_column(column, justify="right" if column in ("errors", "items 7d") else "left")
     for row in rows:
         table.add_row(
@@ -385,11 +397,16 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
             str(row["error_streak"]),
             str(row["items_7d"]),
             "never" if row["gone"] else _ago(row["next_check_at"], now) if row["next_check_at"] else "now",
+            row["push"]["state"] if row["push"] else "-",
         )
     Console(soft_wrap=True).print(table)
     for row in rows:
         if row["last_error"]:
             print(f"  {row['id']}: {row['last_error']}")
+        if row["push"] and row["push"]["reason"]:
+            print(
+                f"  {row['id']}: push {row['push']['state']} ({row['push']['hub']}): {row['push']['reason']}"
+            )
     return EXIT_OK
 
 
@@ -602,6 +619,31 @@ async def _poll(
         workers.close()
 
 
+def _ping_hub(config: Config, store: Store, files: list[Path]) -> tuple[int, int]:
+    """Tell the WebSub hub which feeds a publish rewrote, with those earlier runs could not tell
+    it of; (accepted, failed). A failed ping stays queued for the next run or the daemon."""
+    publisher.queue_changed(store, _publish_settings(config), files)
+    hub = config.output.websub_hub
+    if not hub or not publisher.pings_due(store):
+        return 0, 0
+
+    async def ping() -> tuple[int, int]:
+        async with fetcher_for(config.polling, timeout=min(config.polling.timeout, PING_TIMEOUT)) as fetcher:
+            return await publisher.send_pings(store, fetcher, hub)
+
+    return asyncio.run(ping())
+
+
+def _print_pings(config: Config, pinged: tuple[int, int]) -> None:
+    sent, failed = pinged
+    if sent:
+        print(f"told WebSub hub {config.output.websub_hub} that {sent} feeds changed")
+    if failed:
+        print(
+            f"could not tell WebSub hub {config.output.websub_hub} of {failed} changed feeds (retried later)"
+        )
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -641,7 +683,11 @@ def _ago(iso: str | None, now: datetime) -> str:
 def _publish_settings(config: Config) -> PublishSettings:
     output = config.output
     return PublishSettings(
-        dir=output.dir, base_url=output.base_url, max_items=output.max_items, title=output.title
+        dir=output.dir,
+        base_url=output.base_url,
+        max_items=output.max_items,
+        title=output.title,
+        websub_hub=output.websub_hub,
     )
 
 

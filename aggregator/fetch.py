@@ -47,6 +47,7 @@ ACCEPT = (
 )
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
+_ANSWER_TEXT = 1024  # bytes of a hub's answer kept for error messages
 # Memory: each fetch may buffer SMALL_BODY decoded bytes freely (feeds are rarely larger); past
 # that it needs one of BUFFER_BUDGET // max_body "large body" slots, so that fifty hostile servers
 # streaming max_body each at once hold a few bodies in memory, not fifty (tests/test_hostile_servers.py).
@@ -167,7 +168,7 @@ class Fetcher:
         return target
 
     async def _result(self, url: str, resp: aiohttp.ClientResponse) -> FetchResult:
-        headers = {name.lower(): value for name, value in resp.headers.items()}
+        headers = _headers(resp)
         if resp.status == 304:
             return FetchResult(url=url, status=304, headers=headers)
         if resp.status >= 300:
@@ -239,6 +240,55 @@ class Fetcher:
         except OSError as exc:
             raise FetchError("file", f"cannot read {path}: {exc.strerror or exc}") from exc
         return FetchResult(url=url, status=200, headers=headers, body=body)
+
+    async def post_form(self, url: str, fields: list[tuple[str, str]]) -> None:
+        """POST `fields` to `url` as application/x-www-form-urlencoded UTF-8 (how WebSub talks to
+        hubs); return when it answers 2xx, else raise FetchError (an error answer's text is in
+        the message).
+
+        Redirects are followed (a hub that moved answers 307 or 308, and the same request goes
+        to its new address, WebSub 5.1.2).
+        """
+        if self._session is None:
+            raise RuntimeError("use Fetcher as 'async with Fetcher() as fetcher'")
+        if urlsplit(url).scheme.lower() not in ("http", "https"):
+            raise FetchError("scheme", f"cannot post to {url}: not an http(s) URL")
+        host = (urlsplit(url).hostname or "").lower()
+        host_slots = self._host_slots.setdefault(host, asyncio.Semaphore(self.per_host))
+        headers = {"Accept": "*/*", "Accept-Encoding": "identity"}  # only a short text is read
+        try:
+            async with (
+                self._slots,
+                host_slots,
+                asyncio.timeout(self.timeout),
+                self._session.post(
+                    url, data=fields, max_redirects=self.max_redirects, headers=headers
+                ) as resp,
+            ):
+                if 200 <= resp.status < 300:
+                    return
+                text = (await resp.content.read(_ANSWER_TEXT)).decode("utf-8", "replace").strip()
+                raise FetchError(
+                    "http",
+                    f"HTTP {resp.status} {resp.reason} at {url}" + (f": {text[:200]}" if text else ""),
+                    status=resp.status,
+                )
+        except TimeoutError:
+            raise FetchError("timeout", f"no answer from {url} within {self.timeout:g}s") from None
+        except aiohttp.TooManyRedirects:
+            raise FetchError("redirect", f"more than {self.max_redirects} redirects from {url}") from None
+        except aiohttp.ClientError as exc:
+            raise _connection_error(exc, url) from exc
+
+
+def _headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
+    """The response's header fields by lower-cased name; a field sent on several lines (Link, for
+    one) is joined into one value with ", ", as RFC 9110 section 5.3 allows for list fields."""
+    headers: dict[str, str] = {}
+    for name, value in resp.headers.items():
+        name = name.lower()
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
 
 
 class _Decoder:

@@ -97,6 +97,10 @@ class ParsedFeed:
     items: list[RawItem] = field(default_factory=list)
     recovered_error: str | None = None  # set when the document was ill-formed but items were recovered
     items_dropped: int = 0  # older items left out to keep within the per-poll cap (parse max_items)
+    # WebSub discovery (parse/links.py): the hubs the document (or its Link headers) names, and
+    # its self URL, the topic to subscribe to.
+    hubs: tuple[str, ...] = ()
+    self_url: str | None = None
 
 
 @dataclass

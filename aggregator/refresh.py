@@ -1,7 +1,8 @@
 """One poll of one source, top to bottom: fetch, parse, normalize, dedup, store.
 
 Each failure returns early and is recorded on the source's row (with when to try again), so one
-broken source never stops the others. Read `refresh()` to know the pipeline.
+broken source never stops the others. Read `refresh()` to know the pipeline. `receive()` takes a
+document a WebSub hub pushed for a source through the same parse, normalize, dedup and store steps.
 
 Unchanged work is skipped at two levels: a document whose bytes hash as the last one parsed is
 not parsed again (servers without validators answer 200 with the same body), and of a document
@@ -22,10 +23,11 @@ from hashlib import blake2b
 from . import prepare
 from .cadence import Cadence, needs_full_fetch
 from .config import PollingConfig
+from .dedup import Fingerprint
 from .errors import FetchError, ParseError
 from .fetch import USER_AGENT, Fetcher
-from .models import Source, SourceState
-from .normalize import source_context
+from .models import Item, Source, SourceState
+from .normalize import Entry, source_context
 from .prepare import Workers, default_workers
 from .store import SaveResult, Store
 
@@ -42,6 +44,9 @@ class PollOutcome:
     error: str | None = None
     saved: SaveResult | None = None
     seconds: float = 0.0
+    # WebSub discovery from the document (ParsedFeed.hubs, self_url); None: no document was read.
+    hubs: tuple[str, ...] | None = None
+    self_url: str | None = None
 
 
 async def refresh(
@@ -99,6 +104,62 @@ async def refresh(
         document = await workers.run(prepare.read, result.body, result.headers, result.url, source, max_items)
     except ParseError as e:
         return _failed(store, source, state, e, cadence, now, started)
+    _warn(source, document, result.url)
+    try:
+        prepared = await workers.run(prepare.prepare, _fresh(store, source, document), source, now)
+    except ParseError as e:
+        return _failed(store, source, state, e, cadence, now, started)
+    feed = document.feed
+    state.etag = result.headers.get("etag")
+    state.last_modified = result.headers.get("last-modified")
+    state.last_full_at = now
+    state.ttl = feed.ttl_minutes * 60.0 if feed.ttl_minutes else None
+    state.body_hash = body_hash
+    _succeeded(source, state, cadence, now, result.headers)
+    saved = _save(source, state, document, prepared, store, now)
+    return PollOutcome(
+        source.id,
+        OK,
+        saved=saved,
+        seconds=time.monotonic() - started,
+        hubs=feed.hubs,
+        self_url=feed.self_url,
+    )
+
+
+def receive(
+    source: Source,
+    body: bytes,
+    headers: dict[str, str],
+    store: Store,
+    *,
+    now: datetime | None = None,
+    max_items: int | None = MAX_ITEMS_PER_POLL,
+) -> PollOutcome:
+    """Store a feed document a WebSub hub pushed for `source`, as a poll would store it.
+
+    Nothing is fetched, and the source's poll state (validators, schedule, errors) stays as it
+    is: a push says nothing about the feed's server. A document that is no feed is FAILED and
+    logged. `headers` are the push request's, lower-cased (its Content-Type gives the charset).
+    Pushes are single documents, read in this process.
+    """
+    now = now or datetime.now(UTC)
+    started = time.monotonic()
+    state = store.source_state(source.id)
+    url = state.url or source.url
+    try:
+        document = prepare.read(body, headers, url, source, max_items)
+    except ParseError as e:
+        log.warning("source %s: pushed document refused: %s", source.id, e, extra={"source_id": source.id})
+        return PollOutcome(source.id, FAILED, error=str(e), seconds=time.monotonic() - started)
+    _warn(source, document, url)
+    prepared = prepare.prepare(_fresh(store, source, document), source, now)
+    saved = _save(source, state, document, prepared, store, now)
+    return PollOutcome(source.id, OK, saved=saved, seconds=time.monotonic() - started)
+
+
+def _warn(source: Source, document: prepare.Document, url: str) -> None:
+    """Say what reading a document of `source` had to leave out or mend."""
     feed = document.feed
     if feed.items_dropped:
         log.warning(
@@ -106,46 +167,51 @@ async def refresh(
             source.id,
             len(document.entries) + feed.items_dropped,
             len(document.entries),
-            extra={"source_id": source.id, "url": result.url, "items_dropped": feed.items_dropped},
+            extra={"source_id": source.id, "url": url, "items_dropped": feed.items_dropped},
         )
     if feed.recovered_error:
         log.warning(
             "source %s: ill-formed feed, items recovered: %s",
             source.id,
             feed.recovered_error,
-            extra={"source_id": source.id, "url": result.url},
+            extra={"source_id": source.id, "url": url},
         )
 
+
+def _fresh(store: Store, source: Source, document: prepare.Document) -> list[Entry]:
+    """The entries of `document` the store does not hold as they are for `source`."""
     unchanged = store.unchanged(source.id, [(entry.key, entry.raw_hash) for entry in document.entries])
-    fresh = [entry for entry in document.entries if entry.key not in unchanged]
-    try:
-        prepared = await workers.run(prepare.prepare, fresh, source, now) if fresh else []
-    except ParseError as e:
-        return _failed(store, source, state, e, cadence, now, started)
-    state.etag = result.headers.get("etag")
-    state.last_modified = result.headers.get("last-modified")
-    state.last_full_at = now
-    state.ttl = feed.ttl_minutes * 60.0 if feed.ttl_minutes else None
-    state.body_hash = body_hash
-    _succeeded(source, state, cadence, now, result.headers)
+    return [entry for entry in document.entries if entry.key not in unchanged]
+
+
+def _save(
+    source: Source,
+    state: SourceState,
+    document: prepare.Document,
+    prepared: list[tuple[Item, Fingerprint]],
+    store: Store,
+    now: datetime,
+) -> SaveResult:
+    """Save the prepared items and the source's state, in one transaction."""
     items = [item for item, _ in prepared]
     saved = store.save_poll(state, items, now, {item.key: found for item, found in prepared})
     log.debug(
-        "polled %s: %d items (%d unchanged), %d new, %d updated",
+        "stored %s: %d items (%d new or changed), %d new, %d updated",
         source.id,
         len(document.entries),
-        len(unchanged),
+        len(items),
         len(saved.new),
         len(saved.updated),
         extra={"source_id": source.id, "items_new": len(saved.new), "items_updated": len(saved.updated)},
     )
-    return PollOutcome(source.id, OK, saved=saved, seconds=time.monotonic() - started)
+    return saved
 
 
-def fetcher_for(polling: PollingConfig) -> Fetcher:
-    """The fetcher the polling settings describe (open it with `async with`)."""
+def fetcher_for(polling: PollingConfig, timeout: float | None = None) -> Fetcher:
+    """The fetcher the polling settings describe, with another `timeout` if given (open it with
+    `async with`)."""
     return Fetcher(
-        timeout=polling.timeout,
+        timeout=timeout or polling.timeout,
         max_body=polling.max_body,
         user_agent=polling.user_agent or USER_AGENT,
         concurrency=polling.concurrency,

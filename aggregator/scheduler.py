@@ -5,6 +5,9 @@ which sources are due and starts their polls, so a restart resumes every schedul
 source that fell due while the daemon was down is polled once, soon after start. A poll batch
 logs one INFO line; topics touched by new or changed stories are republished on the next tick.
 
+WebSub (aggregator/websub/): the server also answers the callbacks of hubs that push sources'
+updates, and the tick starts subscription requests and hub pings in the background.
+
 Signals: SIGTERM and SIGINT stop (in-flight polls get a few seconds to finish, then are
 cancelled; a poll writes to the database in one synchronous transaction, so a cancelled one
 leaves nothing half-written), SIGHUP reloads the config.
@@ -37,6 +40,7 @@ from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, fetcher_for, refresh
 from .serve import Health, make_app, start
 from .store import Store
 from .topics import compile_topics
+from .websub import WebSub
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +142,9 @@ class Daemon:
         self.topics = compile_topics(config.topics)
         self.cadence = Cadence(max_backoff=config.polling.max_backoff, dead_after=config.polling.dead_after)
         output = config.output
-        self.publish_settings = PublishSettings(output.dir, output.base_url, output.max_items, output.title)
+        self.publish_settings = PublishSettings(
+            output.dir, output.base_url, output.max_items, output.title, output.websub_hub
+        )
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -160,7 +166,13 @@ class Daemon:
         polling = config.polling
         self.fetcher = fetcher_for(polling)
         self.workers = workers_for(polling)  # polling.workers applies from the next start
-        app = make_app(config.output.dir, health=self.health, metrics=self.metrics)
+        self.websub = WebSub(
+            self.store, self.fetcher, config, lambda sid: self.sources.get(sid), self._pushed
+        )
+        self.websub.configure(config, datetime.now(UTC))
+        app = make_app(
+            config.output.dir, health=self.health, metrics=self.metrics, routes=self.websub.routes()
+        )
         runner = await start(app, config.server.host, config.server.port)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.stop_event.set)
@@ -190,6 +202,7 @@ class Daemon:
                 log.info("stopping: %d polls in flight", len(self.in_flight))
                 scheduler.shutdown(wait=False)
                 await self._drain()
+                await self.websub.stop()
                 if self.pending:
                     self._publish(self.pending)
         finally:
@@ -236,6 +249,7 @@ class Daemon:
         removed = set(self.sources) - set(s.id for s in new.sources)
         self._apply(new)
         self.store.sync_sources(new.sources)
+        self.websub.configure(new, datetime.now(UTC))
         self.publish_everything = True  # by the next tick, not inside the signal handler
         log.info(
             "config reloaded: %d sources (%d added, %d removed), %d topics",
@@ -261,6 +275,7 @@ class Daemon:
                 self.next_prune = now + PRUNE_EVERY
                 retention = self.config.retention
                 self.store.prune(now, retention.max_age, retention.max_items_per_source)
+            self.websub.tick(now)
             room = self.config.polling.concurrency * 2 - len(self.in_flight)
             candidates = [sid for sid in self.sources if sid not in self.in_flight]
             ready = room > 0 and self.store_retry.ready()
@@ -277,13 +292,14 @@ class Daemon:
         async def poll() -> None:
             try:
                 outcome = await refresh(
-                    source,
+                    self.websub.polled_as(source, datetime.now(UTC)),  # seldom while a hub pushes
                     self.fetcher,
                     self.store,
                     cadence=self.cadence,
                     max_items=self.config.polling.max_items_per_poll,
                     workers=self.workers,
                 )
+                self.websub.polled(source, outcome, datetime.now(UTC))
             except AggregatorError as e:  # the store failed: recorded nowhere else, so log it
                 # Nothing of this poll was saved, so the source stays due and its items are
                 # fetched again; new polls wait until then, so that a locked or full database
@@ -356,9 +372,26 @@ class Daemon:
             self.store.mark_published(None if changed is None else list(changed))
         except AggregatorError as e:  # harmless: the next publish covers these ids again
             log.warning("could not record what was published: %s", e)
+        try:
+            self.websub.published(self.publish_settings, report.files)
+        except AggregatorError as e:  # the hub is not told of this change; the feeds are fine
+            log.warning("could not queue the WebSub hub pings: %s", e)
         self.metrics.publish_finished(time.monotonic() - started, len(report.topics))
         if report.topics:
             log.info("published %s", ", ".join(report.topics), extra={"topics": report.topics})
+
+    def _pushed(self, outcome: PollOutcome) -> None:
+        """A hub pushed a source's feed and it was stored: publish what changed on the next tick."""
+        saved = outcome.saved
+        if saved:
+            self.pending.update(saved.changed)
+            log.info(
+                "source %s: pushed by its hub, items: %d new, %d updated",
+                outcome.source_id,
+                len(saved.new),
+                len(saved.updated),
+                extra={"source_id": outcome.source_id, "items_new": len(saved.new)},
+            )
 
     # -- health ---------------------------------------------------------------------------------------
     def _count(self, now: datetime) -> None:

@@ -6,6 +6,9 @@ Routes (GET and HEAD; any other method gets 405 with an Allow header):
     /metrics    the Metrics registry in the Prometheus text format; 404 when there is none
     /NAME       a regular file inside the output folder; "/" (or "DIR/") means index.html
 
+`make_app(routes=...)` adds routes before the folder's (the daemon's WebSub callbacks, with GET
+and POST: aggregator/websub/subscriber.py).
+
 Only regular files inside the folder are served: a path with an empty, ".", ".." or hidden
 (".name", like the publisher's temporary files) segment, an encoded "/" or "\\", or a symlink
 resolving outside the folder is 404, and so is a directory (no listings).
@@ -44,7 +47,7 @@ import mimetypes
 import os
 import stat
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import formatdate
@@ -94,16 +97,19 @@ def make_app(
     *,
     health: Callable[[], Health] | None = None,
     metrics: Metrics | None = None,
+    routes: Iterable[web.RouteDef] = (),
 ) -> web.Application:
     """The application serving `output_dir` at `/`, with /healthz and /metrics.
 
     `output_dir` need not exist yet (files are 404 until the publisher creates it). `health` is
     called on every /healthz request and must be quick; without it /healthz answers {"ok": true}.
+    `routes` are added before the folder's catch-all route.
     """
     folder = _Folder(Path(output_dir))
     app = web.Application()
     app.router.add_get("/healthz", _healthz_handler(health))
     app.router.add_get("/metrics", _metrics_handler(metrics))
+    app.router.add_routes(routes)
     app.router.add_get("/{path:.*}", folder.handle)
     return app
 

@@ -63,12 +63,14 @@ class OutputConfig:
     max_items: int = 50
     title: str = "Feed aggregator"
     static_site: tuple[StaticSiteConfig, ...] = ()  # blog folders kept current (config/static_site.py)
+    websub_hub: str | None = None  # the WebSub hub every topic feed names, and which is told of changes
 
 
 @dataclass(frozen=True)
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
+    public_url: str | None = None  # where hubs reach this server (WebSub callbacks); ends with "/"
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class PollingConfig:
     dead_after: float = 7 * 86400.0  # failing this long, a source is reported dead (and still retried)
     max_items_per_poll: int = 500  # items taken from one document: its newest (parse/limits.py)
     workers: int | None = None  # processes that parse and normalize; None: one per core (prepare.py)
+    push_interval: float = 6 * 3600.0  # a source whose hub pushes its updates is polled this seldom
 
 
 @dataclass(frozen=True)
@@ -270,25 +273,22 @@ class _Checker:
         return Config(path, database, output, server, polling, retention, sources, topics, stories)
 
     def output(self, root: CommentedMap) -> OutputConfig:
-        node = self.mapping(
-            root.get("output"),
-            "output",
-            {"dir", "base_url", "max_items", "title", "static_site"},
-            root,
-            "output",
-        )
+        allowed = {"dir", "base_url", "max_items", "title", "static_site", "websub_hub"}
+        node = self.mapping(root.get("output"), "output", allowed, root, "output")
         return OutputConfig(
             dir=self.value(node, "dir", "output", _path, Path("public")),
             base_url=self.value(node, "base_url", "output", _base_url, "http://127.0.0.1:8080/"),
             max_items=self.value(node, "max_items", "output", _positive_int, 50),
             title=self.value(node, "title", "output", _text, "Feed aggregator"),
+            websub_hub=self.value(node, "websub_hub", "output", _web_url, None),
         )
 
     def server(self, root: CommentedMap) -> ServerConfig:
-        node = self.mapping(root.get("server"), "server", {"host", "port"}, root, "server")
+        node = self.mapping(root.get("server"), "server", {"host", "port", "public_url"}, root, "server")
         return ServerConfig(
             host=self.value(node, "host", "server", _text, "127.0.0.1"),
             port=self.value(node, "port", "server", _port, 8080),
+            public_url=self.value(node, "public_url", "server", _base_url, None),
         )
 
     def polling(self, root: CommentedMap) -> PollingConfig:
@@ -303,6 +303,7 @@ class _Checker:
             "dead_after",
             "max_items_per_poll",
             "workers",
+            "push_interval",
         }
         node = self.mapping(root.get("polling"), "polling", allowed, root, "polling")
         return PollingConfig(
@@ -316,6 +317,7 @@ class _Checker:
             dead_after=self.value(node, "dead_after", "polling", parse_duration, 7 * 86400.0),
             max_items_per_poll=self.value(node, "max_items_per_poll", "polling", _positive_int, 500),
             workers=self.value(node, "workers", "polling", _workers, None),
+            push_interval=self.value(node, "push_interval", "polling", parse_duration, 6 * 3600.0),
         )
 
     def retention(self, root: CommentedMap) -> RetentionConfig:

@@ -14,6 +14,8 @@
    others. RSS and Atom are cut down before feedparser reads them (limits.py: 100,000 items
    would take feedparser minutes), JSON Feed items before they are mapped; the same rule runs
    once more on the result, for the ill-formed documents feedparser reads leniently.
+5. ParsedFeed.hubs and self_url say where to subscribe for pushed updates (WebSub): the
+   response's Link header when it names a hub, else the document's own links (links.py).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from aggregator.errors import ParseError
 from aggregator.models import ParsedFeed, RawItem
 from aggregator.parse.charset import decode, media_type
 from aggregator.parse.jsonfeed import parse_json_feed
+from aggregator.parse.links import websub_links
 from aggregator.parse.xmlfeed import parse_xml_feed
 
 __all__ = ["parse"]
@@ -50,6 +53,8 @@ def parse(body: bytes, headers: dict[str, str], url: str, *, max_items: int | No
         feed = parse_json_feed(text, url, max_items)
     else:
         feed = parse_xml_feed(text, headers, url, max_items)
+    hubs, self_url = websub_links(headers.get("link"), url, feed.hubs, feed.self_url)
+    feed = replace(feed, hubs=hubs, self_url=self_url)
     if max_items is None or len(feed.items) <= max_items:
         return feed
     kept = newest(feed.items, max_items)

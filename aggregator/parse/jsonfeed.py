@@ -58,7 +58,22 @@ def parse_json_feed(text: str, url: str, max_items: int | None = None) -> Parsed
         link=_url(doc.get("home_page_url"), url),
         items=[_item(obj, base, feed_author) for obj in kept],
         items_dropped=len(objects) - len(kept),
+        hubs=_websub_hubs(doc.get("hubs"), url),
+        self_url=_url(doc.get("feed_url"), url),
     )
+
+
+def _websub_hubs(hubs: Any, url: str) -> tuple[str, ...]:
+    """The URLs of the `hubs` whose type is WebSub (1.1 "Subscribing to Real-time Notifications":
+    the topic is then the feed's `feed_url`); rssCloud and other protocols are left out."""
+    if not isinstance(hubs, list):
+        return ()
+    found = (
+        _url(hub.get("url"), url)
+        for hub in hubs
+        if isinstance(hub, dict) and isinstance(hub.get("type"), str) and hub["type"].lower() == "websub"
+    )
+    return tuple(dict.fromkeys(href for href in found if href))
 
 
 def _newest(objects: list[dict[str, Any]], count: int | None) -> list[dict[str, Any]]:

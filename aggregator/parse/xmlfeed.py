@@ -101,6 +101,8 @@ def parse_xml_feed(text: str, headers: dict[str, str], url: str, max_items: int 
         items=[_item(entry, url, feed_author) for entry in entries],
         recovered_error="; ".join(filter(None, [bounded.problem, _recovered_error(result, repairs)])) or None,
         items_dropped=bounded.items_dropped,
+        hubs=_feed_links(feed, url, "hub"),
+        self_url=next(iter(_feed_links(feed, url, "self")), None),
     )
 
 
@@ -116,6 +118,20 @@ def _feedparser(data: bytes) -> Any:
         # feedparser's lenient parser has crashed on hostile documents in ways repair() does not
         # foresee; that is this document's problem, recorded on its source, not the poll's.
         raise ParseError(f"not a feed: feedparser failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _feed_links(feed: Any, url: str, rel: str) -> tuple[str, ...]:
+    """The feed-level links with this rel, in document order: Atom <link>, RSS <atom:link>.
+
+    feedparser files only the channel's (the feed's) own links here, never an entry's, so an item
+    cannot name a hub for its feed.
+    """
+    found = (
+        resolve_url(url, link.get("href"))
+        for link in feed.get("links") or []
+        if (link.get("rel") or "").lower() == rel
+    )
+    return tuple(dict.fromkeys(href for href in found if href))
 
 
 def _item(entry: Any, url: str, feed_author: str | None) -> RawItem:

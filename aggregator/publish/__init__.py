@@ -38,6 +38,7 @@ class PublishSettings:
     base_url: str  # where `dir` is served, ends with "/"; used for self links
     max_items: int = 50
     title: str = "Feed aggregator"  # site title, for index.html and topics.opml
+    websub_hub: str | None = None  # the WebSub hub each topic feed advertises (output.websub_hub)
 
     def __post_init__(self) -> None:
         # Self links are base_url + file name: without the slash "http://host/feeds" + "ai.xml"
@@ -99,7 +100,12 @@ def _build(topic: Topic, stories: list[Story], settings: PublishSettings) -> Pub
     if not topic.id or topic.id.startswith(".") or "/" in topic.id or "\\" in topic.id:
         raise PublishError(f"topic id {topic.id!r} cannot be a file name in {settings.dir}")
     return build_feed(
-        topic, stories, base_url=settings.base_url, site_title=settings.title, max_items=settings.max_items
+        topic,
+        stories,
+        base_url=settings.base_url,
+        site_title=settings.title,
+        max_items=settings.max_items,
+        hub=settings.websub_hub,
     )
 
 

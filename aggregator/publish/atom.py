@@ -26,6 +26,8 @@ def render(feed: PublishedFeed) -> bytes:
     fg.subtitle(feed.description)
     fg.link(href=feed.base_url, rel="alternate", type="text/html")
     fg.link(href=feed.url(ATOM), rel="self", type=ATOM.media_type)
+    if feed.hub:  # WebSub discovery (https://www.w3.org/TR/websub/#discovery): the hub and self links
+        fg.link(href=feed.hub, rel="hub")
     # RFC 4287 4.1.1: a feed needs an author unless every entry has one, and some items have none.
     fg.author(name=feed.site_title)
     fg.updated(feed.updated)  # feedgen would say "now"

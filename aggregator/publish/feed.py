@@ -87,6 +87,7 @@ class PublishedFeed:
     site_title: str
     updated: datetime  # newest entry date, or EMPTY_FEED_UPDATED
     entries: tuple[PublishedEntry, ...]
+    hub: str | None = None  # the WebSub hub readers may subscribe at (https://www.w3.org/TR/websub/)
 
     def url(self, fmt: Format) -> str:
         """The public URL of this topic's file in `fmt` (its self link)."""
@@ -94,11 +95,18 @@ class PublishedFeed:
 
 
 def build_feed(
-    topic: Topic, stories: list[Story], *, base_url: str, site_title: str, max_items: int
+    topic: Topic,
+    stories: list[Story],
+    *,
+    base_url: str,
+    site_title: str,
+    max_items: int,
+    hub: str | None = None,
 ) -> PublishedFeed:
     """Prepare a topic for publishing.
 
     `stories` arrive newest first; the first `max_items` distinct stories are kept in that order.
+    `hub` is the WebSub hub the feed advertises, beside its self URL.
     """
     entries: list[PublishedEntry] = []
     seen: set[str] = set()
@@ -122,6 +130,7 @@ def build_feed(
         site_title=_xml_text(site_title),
         updated=updated,
         entries=tuple(entries),
+        hub=hub,
     )
 
 

@@ -2,7 +2,8 @@
 
 Spec: https://www.jsonfeed.org/version/1.1/. Fields we add go under `_aggregator`, as the spec's
 "Extensions" section asks (a key starting with an underscore): `sources` lists every source that
-carried the story, the one whose item is published first.
+carried the story, the one whose item is published first. A WebSub hub is listed in `hubs`
+("Subscribing to Real-time Notifications": its topic is the `feed_url`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ def render(feed: PublishedFeed) -> bytes:
         "home_page_url": feed.base_url,
         "feed_url": feed.url(JSON_FEED),
         "description": feed.description,
-        "items": [_item(entry) for entry in feed.entries],
     }
+    if feed.hub:
+        document["hubs"] = [{"type": "WebSub", "url": feed.hub}]
+    document["items"] = [_item(entry) for entry in feed.entries]
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 

@@ -2,12 +2,16 @@
 
 Spec: https://www.rssboard.org/rss-specification, with Media RSS
 (https://www.rssboard.org/media-rss) for the thumbnail and Dublin Core for authors: RSS's own
-<author> must be an e-mail address, and items carry only a name.
+<author> must be an e-mail address, and items carry only a name. The self link and a WebSub hub
+are <atom:link> elements in the channel (https://www.w3.org/TR/websub/#discovery); feedgen writes
+only the self one, so the hub comes from a small feed extension.
 """
 
 from __future__ import annotations
 
+from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
+from feedgen.util import xml_elem
 
 from aggregator.publish.feed import RSS, PublishedFeed
 
@@ -17,6 +21,9 @@ def render(feed: PublishedFeed) -> bytes:
     fg = FeedGenerator()
     fg.load_extension("media")
     fg.load_extension("dc")
+    if feed.hub:
+        fg.register_extension("websub_hub", WebSubHubExtension, atom=False, rss=True)
+        fg.websub_hub.hub = feed.hub
     fg.title(feed.title)
     fg.link(href=feed.url(RSS), rel="self", type=RSS.media_type)
     fg.link(href=feed.base_url, rel="alternate")  # feedgen's <link> is the last one given
@@ -42,3 +49,14 @@ def render(feed: PublishedFeed) -> bytes:
         if entry.source.feed_url:
             item.source(url=entry.source.feed_url, title=entry.source.title)
     return fg.rss_str(pretty=True)
+
+
+class WebSubHubExtension(BaseExtension):
+    """Writes <atom:link rel="hub"> into the channel (feedgen runs it before adding the items)."""
+
+    hub: str | None = None
+
+    def extend_rss(self, rss_feed):  # feedgen's hook: the <rss> root, whose nsmap declares atom
+        if self.hub:
+            xml_elem("{http://www.w3.org/2005/Atom}link", rss_feed.find("channel"), rel="hub", href=self.hub)
+        return rss_feed

@@ -15,6 +15,9 @@ Tables:
     story_bands    the LSH index of near-duplicate detection: (bucket, published, item) for each
                    of an item's buckets (dedup/near.py), so finding a new item's story reads a few
                    index entries inside the time window, never the items table
+    websub_subscriptions  the WebSub subscriptions of sources whose feeds name a hub: callback
+                   token, secret, state and lease (store/websub.py)
+    websub_pings   published feeds whose WebSub hub is still to be told that they changed
 """
 
 _V1 = [
@@ -124,5 +127,37 @@ _V2_UNCHANGED = [
     "ALTER TABLE item_sources ADD COLUMN raw_hash TEXT",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2_UNCHANGED]
+# WebSub (https://www.w3.org/TR/websub/), both sides; the rows are read and written by store/websub.py.
+_V3_WEBSUB = [
+    # One row per subscription we hold, asked for or are ending at a hub. A source has at most one
+    # that is not being ended; an old one is kept, state 'unsubscribing', until the hub confirms.
+    """CREATE TABLE websub_subscriptions (
+        token TEXT PRIMARY KEY,        -- the unguessable last segment of the callback URL
+        source_id TEXT NOT NULL,
+        hub TEXT NOT NULL,
+        topic TEXT NOT NULL,           -- the feed's self URL; '' when it names a hub but no self link
+        callback TEXT NOT NULL,        -- server.public_url + 'websub/' + token ('' while we have none)
+        secret TEXT NOT NULL,          -- hub.secret: the key of the X-Hub-Signature HMAC
+        state TEXT NOT NULL,           -- pending, active, denied, off, unsubscribing
+        reason TEXT,                   -- why the state: a hub's denial, why 'off', the last failure
+        lease_seconds INTEGER,         -- as the hub granted it in its verification
+        expires_at TEXT,               -- end of the lease
+        next_attempt_at TEXT,          -- when to send the next (un)subscribe request; NULL: none due
+        attempts INTEGER NOT NULL DEFAULT 0,  -- requests since the hub last verified one (backoff)
+        requested_at TEXT,             -- when the last request was sent
+        verified_at TEXT               -- when the hub last verified our intent
+    )""",
+    "CREATE INDEX websub_subscriptions_source_id ON websub_subscriptions (source_id)",
+    "CREATE INDEX websub_subscriptions_next_attempt_at ON websub_subscriptions (next_attempt_at)",
+    # Publisher side: a published feed that changed and whose hub has not yet been told (pinged).
+    """CREATE TABLE websub_pings (
+        url TEXT PRIMARY KEY,          -- the feed's public URL, its WebSub topic
+        queued_at TEXT NOT NULL,       -- when it changed (the latest change, if several)
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2_UNCHANGED, _V3_WEBSUB]
 VERSION = len(MIGRATIONS)
