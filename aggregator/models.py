@@ -22,6 +22,7 @@ class Source:
     categories: tuple[str, ...] = ()
     interval: float = 1800.0  # seconds between polls
     site: str | None = None  # the source's web site (OPML htmlUrl), when known
+    full_text: bool = False  # fetch each new item's article page for its content (aggregator/fulltext.py)
 
 
 @dataclass
@@ -115,6 +116,22 @@ class Item:
     categories: tuple[str, ...]
     thumbnail: str | None
     content_hash: str  # changes when what readers see changes (title, content, categories...)
+
+
+@dataclass
+class FullText:
+    """What fetching one entry's article page gave (aggregator/fulltext.py): its content, or why
+    the feed's content stays and whether to try again."""
+
+    key: str  # the entry key within its source
+    link: str
+    status: str  # ok, kept (the feed's content stays for good), retry (at next_try_at), failed (gave up)
+    attempts: int
+    tried_at: datetime
+    content_html: str | None = None  # sanitized, when ok
+    text: str | None = None  # its plain text, when ok
+    error: str | None = None
+    next_try_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from . import dedup
+from . import dedup, fulltext
 from .cadence import Cadence, needs_full_fetch
 from .errors import FetchError, ParseError
 from .fetch import Fetcher
@@ -102,6 +102,7 @@ async def refresh(
         )
 
     items = dedup.unique(normalize(feed, source, now=now))
+    items = await fulltext.complete(source, items, fetcher, store, now)  # full_text: the article pages
     state.etag = result.headers.get("etag")
     state.last_modified = result.headers.get("last-modified")
     state.last_full_at = now

@@ -308,7 +308,7 @@ class _Checker:
             return ()
         sources: list[Source] = []
         seen: dict[str, int] = {}
-        allowed = {"id", "title", "url", "site", "categories", "interval"}
+        allowed = {"id", "title", "url", "site", "categories", "interval", "full_text"}
         for i, entry in enumerate(raw):
             key = f"sources[{i}]"
             node = self.mapping(entry, key, allowed, raw, i)
@@ -339,6 +339,7 @@ class _Checker:
                     categories=self.strings(node, "categories", key),
                     interval=self.value(node, "interval", key, parse_duration, default_interval),
                     site=self.value(node, "site", key, _web_url, None),
+                    full_text=self.value(node, "full_text", key, _boolean, False),
                 )
             )
         return tuple(sources)

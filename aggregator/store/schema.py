@@ -15,6 +15,9 @@ Tables:
     story_bands    the LSH index of near-duplicate detection: (bucket, published, item) for each
                    of an item's buckets (dedup/near.py), so finding a new item's story reads a few
                    index entries inside the time window, never the items table
+    full_texts     one row per (source, entry key) whose article page was tried (aggregator/
+                   fulltext.py): the extracted HTML and text, or why the feed's content stays,
+                   and when to try again after a transient failure
 """
 
 _V1 = [
@@ -117,5 +120,26 @@ _V1 = [
     END""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1]
+# Full text of summary-only sources (aggregator/fulltext.py). Keyed like item_sources, so a
+# page is tried once per entry; the row goes when the entry is pruned.
+_V2_FULL_TEXTS = [
+    """CREATE TABLE full_texts (
+        source_id TEXT NOT NULL,
+        key TEXT NOT NULL,             -- the entry key in that source (item_sources.key)
+        link TEXT NOT NULL,            -- the page fetched
+        status TEXT NOT NULL,          -- ok, kept (the feed's content stays), retry, failed
+        content_html TEXT,             -- sanitized article HTML, when ok
+        text TEXT,                     -- its plain text, when ok
+        attempts INTEGER NOT NULL,
+        error TEXT,                    -- why not ok
+        tried_at TEXT NOT NULL,
+        next_try_at TEXT,              -- when status is retry
+        PRIMARY KEY (source_id, key)
+    )""",
+    """CREATE TRIGGER full_texts_pruned AFTER DELETE ON item_sources BEGIN
+        DELETE FROM full_texts WHERE source_id = old.source_id AND key = old.key;
+    END""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2_FULL_TEXTS]
 VERSION = len(MIGRATIONS)
