@@ -42,6 +42,7 @@ from .serve import serve_forever
 from .store import Store
 from .subscriptions import plan_import, read_opml
 from .topics import compile_topic, compile_topics
+from .webhooks import after_publish as deliver_webhooks
 
 log = logging.getLogger("aggregator")
 
@@ -253,6 +254,9 @@ def cmd_poll(args: argparse.Namespace, config: Config) -> int:
         changed = store.unpublished()
         report = publish(store, compile_topics(config.topics), _publish_settings(config), changed)
         store.mark_published(changed)
+        delivered = deliver_webhooks(
+            store, config.topics, _publish_settings(config), config.polling.user_agent
+        )
 
     print(_summary(outcomes))
     for outcome in outcomes:
@@ -262,6 +266,8 @@ def cmd_poll(args: argparse.Namespace, config: Config) -> int:
         print(f"published {len(report.topics)} topics ({', '.join(report.topics)}) to {config.output.dir}")
     else:
         print("no topic changed")
+    if delivered:
+        print(delivered)
     return EXIT_OK
 
 
@@ -270,9 +276,14 @@ def cmd_publish(args: argparse.Namespace, config: Config) -> int:
         store.sync_sources(config.sources)
         report = publish(store, compile_topics(config.topics), _publish_settings(config))
         store.mark_published(None)
+        delivered = deliver_webhooks(
+            store, config.topics, _publish_settings(config), config.polling.user_agent
+        )
     print(
         f"published {len(config.topics)} topics to {config.output.dir} ({len(report.files)} files rewritten)"
     )
+    if delivered:
+        print(delivered)
     return EXIT_OK
 
 

@@ -239,7 +239,8 @@ async def _extract(html: str, base: str) -> tuple[str, str]:
         raise
     job.add_done_callback(release)
     try:
-        return await asyncio.wait_for(asyncio.wrap_future(job), EXTRACT_TIMEOUT)
+        async with asyncio.timeout(EXTRACT_TIMEOUT):  # not wait_for: it can swallow a cancel (3.11)
+            return await asyncio.wrap_future(job)
     except TimeoutError:
         raise _Refused(f"extraction took longer than {EXTRACT_TIMEOUT:g}s") from None
     except Unparseable as error:

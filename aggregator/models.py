@@ -178,6 +178,14 @@ class StoryMember:
 
 
 @dataclass(frozen=True)
+class Webhook:
+    """Where to POST the stories entering a topic, and the secret that signs them (webhooks.py)."""
+
+    url: str
+    secret: str = field(repr=False)  # never in logs or tracebacks
+
+
+@dataclass(frozen=True)
 class Topic:
     """A named rule over items; see aggregator/topics.py for the matching order."""
 
@@ -194,6 +202,7 @@ class Topic:
     max_age: float | None = None  # seconds; stories published longer ago are left out of the feed
     max_items: int | None = None  # stories in the feed; None: output.max_items (never more)
     min_length: int = 0  # characters of the item's plain text; shorter items are left out
+    webhook: Webhook | None = None  # told of each new story entering the topic
 
 
 def regex_keyword(keyword: str) -> str | None:

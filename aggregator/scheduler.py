@@ -37,6 +37,7 @@ from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, refresh
 from .serve import Health, make_app, start
 from .store import Store
 from .topics import compile_topics
+from .webhooks import Courier
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ class Daemon:
         self.next_prune = self.next_count = datetime.now(UTC)
         self.counts: dict[str, int] = {}
         self.items = 0
+        self.courier = Courier(config.polling.user_agent)  # webhooks: announces after each publish
         self._apply(config)
 
     def _apply(self, config: Config) -> None:
@@ -139,6 +141,7 @@ class Daemon:
         self.cadence = Cadence(max_backoff=config.polling.max_backoff, dead_after=config.polling.dead_after)
         output = config.output
         self.publish_settings = PublishSettings(output.dir, output.base_url, output.max_items, output.title)
+        self.courier.configure(config.topics, self.publish_settings)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -191,12 +194,15 @@ class Daemon:
         try:
             async with self.fetcher:
                 scheduler.start()
+                courier = loop.create_task(self.courier.run(self.store), name="webhooks")
                 await self.stop_event.wait()
                 log.info("stopping: %d polls in flight", len(self.in_flight))
                 scheduler.shutdown(wait=False)
                 await self._drain()
                 if self.pending:
                     self._publish(self.pending)
+                courier.cancel()  # a delivery cut short is sent again after restart
+                await asyncio.gather(courier, return_exceptions=True)
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
@@ -354,6 +360,7 @@ class Daemon:
                 self.pending |= changed
             return
         self.publish_retry.succeeded()
+        self.courier.published()
         try:
             self.store.mark_published(None if changed is None else list(changed))
         except AggregatorError as e:  # harmless: the next publish covers these ids again

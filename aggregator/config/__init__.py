@@ -24,7 +24,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from .. import query as query_language
 from ..errors import ConfigError
-from ..models import Source, StoryRules, Topic, regex_keyword
+from ..models import Source, StoryRules, Topic, Webhook, regex_keyword
 from .values import (
     _ID,
     _base_url,
@@ -37,6 +37,7 @@ from .values import (
     _path,
     _port,
     _positive_int,
+    _secret,
     _similarity,
     _source_url,
     _text,
@@ -355,7 +356,7 @@ class _Checker:
             return ()
         topics = []
         allowed = {"title", "description", "any", "all", "none", "categories", "sources"}
-        allowed |= {"query", "fold_chinese", "max_age", "max_items", "min_length"}
+        allowed |= {"query", "fold_chinese", "max_age", "max_items", "min_length", "webhook"}
         for topic_id in raw:
             key = f"topics.{topic_id}"
             if not isinstance(topic_id, str) or not _ID.match(topic_id):
@@ -402,9 +403,22 @@ class _Checker:
                     max_age=self.value(node, "max_age", key, parse_duration, None),
                     max_items=topic_max_items,
                     min_length=self.value(node, "min_length", key, _positive_int, 0),
+                    webhook=self.webhook(node, key),
                 )
             )
         return tuple(topics)
+
+    def webhook(self, node: CommentedMap, key: str) -> Webhook | None:
+        """A topic's `webhook:`: the receiver's http(s) URL and the secret shared with it."""
+        hook = self.mapping(node.get("webhook"), f"{key}.webhook", {"url", "secret"}, node, "webhook")
+        if hook is None:
+            return None
+        for name in ("url", "secret"):
+            if name not in hook:
+                self.problem(f"missing required key '{name}'", f"{key}.webhook", node, "webhook")
+        url = self.value(hook, "url", f"{key}.webhook", _web_url, None)
+        secret = self.value(hook, "secret", f"{key}.webhook", _secret, None)
+        return Webhook(url, secret) if url and secret else None
 
     def check_query(self, node: CommentedMap, key: str, query: str, source_ids: set[str]) -> None:
         """A query must parse, and a `source:` term must name a configured source."""

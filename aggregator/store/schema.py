@@ -18,6 +18,12 @@ Tables:
     full_texts     one row per (source, entry key) whose article page was tried (aggregator/
                    fulltext.py): the extracted HTML and text, or why the feed's content stays,
                    and when to try again after a transient failure
+    webhook_topics     per topic with a webhook: its receiver's URL (aggregator/webhooks.py)
+    webhook_sources    the sources whose backlog (first items) was seen, and passed over
+    webhook_announced  per topic, the stories already announced or passed over, so that each
+                       story is announced once
+    webhook_deliveries the outbox: one row per POST to make, kept until delivered or given up,
+                       with its attempts and when to try next
 """
 
 _V1 = [
@@ -141,5 +147,42 @@ _V2_FULL_TEXTS = [
     END""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2_FULL_TEXTS]
+# Webhooks per topic (aggregator/webhooks.py, store/webhooks.py).
+_V3_WEBHOOKS = [
+    """CREATE TABLE webhook_topics (
+        topic_id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,             -- the receiver this row is for; another URL starts anew
+        since TEXT NOT NULL            -- when this receiver was first seen
+    )""",
+    # Sources whose first items (their backlog) have been seen: those are never announced.
+    "CREATE TABLE webhook_sources (source_id TEXT PRIMARY KEY, since TEXT NOT NULL)",
+    """CREATE TABLE webhook_announced (
+        topic_id TEXT NOT NULL,
+        story_id TEXT NOT NULL,
+        announced_at TEXT NOT NULL,
+        delivery_id TEXT,              -- NULL: passed over (in the topic before its receiver, or backlog)
+        PRIMARY KEY (topic_id, story_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX webhook_announced_story_id ON webhook_announced (story_id)",
+    """CREATE TRIGGER webhook_announced_gone AFTER DELETE ON stories BEGIN
+        DELETE FROM webhook_announced WHERE story_id = old.id;
+    END""",
+    """CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY,           -- the delivery id, the same on every attempt
+        topic_id TEXT NOT NULL,
+        story_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        payload TEXT NOT NULL,         -- JSON of topic and story; id and timestamp are added when sent
+        status TEXT NOT NULL,          -- pending, delivered, failed (gave up), dropped (no receiver now)
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        lease_until TEXT,              -- being sent until then (a sender killed meanwhile: sent again)
+        last_error TEXT,
+        finished_at TEXT
+    )""",
+    "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2_FULL_TEXTS, _V3_WEBHOOKS]
 VERSION = len(MIGRATIONS)
