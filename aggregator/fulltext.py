@@ -99,17 +99,7 @@ async def complete(
     new = [item for item in items if item.key not in records]
     stored = full_texts.stored(store, source.id, new) if new else set()
     due = [
-        item
-        for item in items
-        if _fetchable(item, source)
-        and (
-            (item.key not in records and item.key not in stored)
-            or (
-                records.get(item.key)
-                and records[item.key].status == RETRY
-                and records[item.key].next_try_at <= now
-            )
-        )
+        item for item in items if _due(item, records.get(item.key), stored, now) and _fetchable(item, source)
     ]
     if due:
         tried = await asyncio.gather(*(_attempt(item, records.get(item.key), fetcher, now) for item in due))
@@ -123,6 +113,13 @@ async def complete(
             extra={"source_id": source.id},
         )
     return [_with_full_text(item, records.get(item.key)) for item in items]
+
+
+def _due(item: Item, record: FullText | None, stored: set[str], now: datetime) -> bool:
+    """Whether to fetch the item's page now: never tried and not stored yet, or due for a retry."""
+    if record is None:
+        return item.key not in stored
+    return record.status == RETRY and record.next_try_at is not None and record.next_try_at <= now
 
 
 def _with_full_text(item: Item, record: FullText | None) -> Item:

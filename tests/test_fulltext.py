@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, Response
+from test_daemon import Daemon, daemons, wait_for  # noqa: F401 - the daemons fixture
 
 from aggregator import config, fulltext
 from aggregator.cli import main
@@ -231,6 +232,31 @@ def test_stored_items_and_internal_links_of_a_public_source_are_not_fetched(tmp_
     local.write_text(rss(feed_server.url("/post?local")), encoding="utf-8")
     assert poll(write_config(other, str(local))) == 0
     assert not [r for r in feed_server.requests if "local" in r.path]
+
+
+def test_the_daemon_publishes_the_full_text(tmp_path, feed_server, daemons):  # noqa: F811
+    class FullTextDaemon(Daemon):
+        def write_config(self, sources: dict[str, str]) -> None:
+            super().write_config(sources)
+            text = self.config.read_text(encoding="utf-8").replace(
+                "{id: site,", "{id: site, full_text: true,"
+            )
+            self.config.write_text(text, encoding="utf-8")
+
+    feed_server.serve("/post", EN_PAGE, "text/html")
+    feed_server.serve("/feed.xml", rss(feed_server.url("/post")))
+    daemon = FullTextDaemon(tmp_path, {"site": feed_server.url("/feed.xml")}).start()
+    daemons.append(daemon)
+
+    def content() -> str:
+        status, _, body = daemon.get("/everything.json")
+        items = json.loads(body)["items"] if status == 200 else []
+        return items[0]["content_html"] if items else ""
+
+    wait_for(lambda: "WebAssembly intrinsics" in content(), what="the article served")
+    wait_for(lambda: len(feed_server.requests_to("/feed.xml")) >= 3, what="more polls")
+    assert daemon.stop() == 0
+    assert len(feed_server.requests_to("/post")) == 1
 
 
 def test_slow_extraction_is_given_up_and_the_next_page_waits(monkeypatch):
