@@ -43,6 +43,7 @@ from .serve import serve_forever
 from .store import Store
 from .subscriptions import plan_import, read_opml
 from .topics import compile_topic, compile_topics
+from .webhooks import after_publish as deliver_webhooks
 from .websub import publisher, subscriber
 
 log = logging.getLogger("aggregator")
@@ -286,6 +287,9 @@ def cmd_poll(args: argparse.Namespace, config: Config) -> int:
         exports = export_after_publish(store, topics, config.output, changed)
         store.mark_published(changed)
         pinged = _ping_hub(config, store, report.files)
+        delivered = deliver_webhooks(
+            store, config.topics, _publish_settings(config), config.polling.user_agent
+        )
 
     print(_summary(outcomes))
     for outcome in outcomes:
@@ -297,6 +301,8 @@ def cmd_poll(args: argparse.Namespace, config: Config) -> int:
         print("no topic changed")
     _print_exports(exports)
     _print_pings(config, pinged)
+    if delivered:
+        print(delivered)
     return EXIT_OK
 
 
@@ -308,11 +314,16 @@ def cmd_publish(args: argparse.Namespace, config: Config) -> int:
         exports = export_after_publish(store, topics, config.output, None)
         store.mark_published(None)
         pinged = _ping_hub(config, store, report.files)
+        delivered = deliver_webhooks(
+            store, config.topics, _publish_settings(config), config.polling.user_agent
+        )
     print(
         f"published {len(config.topics)} topics to {config.output.dir} ({len(report.files)} files rewritten)"
     )
     _print_exports(exports)
     _print_pings(config, pinged)
+    if delivered:
+        print(delivered)
     return EXIT_OK
 
 

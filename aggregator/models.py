@@ -22,6 +22,7 @@ class Source:
     categories: tuple[str, ...] = ()
     interval: float = 1800.0  # seconds between polls
     site: str | None = None  # the source's web site (OPML htmlUrl), when known
+    full_text: bool = False  # fetch each new item's article page for its content (aggregator/fulltext.py)
 
 
 @dataclass
@@ -123,6 +124,22 @@ class Item:
     raw_hash: str = ""  # the entry it came from (normalize.Entry): the next poll skips it while unchanged
 
 
+@dataclass
+class FullText:
+    """What fetching one entry's article page gave (aggregator/fulltext.py): its content, or why
+    the feed's content stays and whether to try again."""
+
+    key: str  # the entry key within its source
+    link: str
+    status: str  # ok, kept (the feed's content stays for good), retry (at next_try_at), failed (gave up)
+    attempts: int
+    tried_at: datetime
+    content_html: str | None = None  # sanitized, when ok
+    text: str | None = None  # its plain text, when ok
+    error: str | None = None
+    next_try_at: datetime | None = None
+
+
 @dataclass(frozen=True)
 class Carrier:
     """A source that carried a story, and the link it used."""
@@ -167,6 +184,14 @@ class StoryMember:
 
 
 @dataclass(frozen=True)
+class Webhook:
+    """Where to POST the stories entering a topic, and the secret that signs them (webhooks.py)."""
+
+    url: str
+    secret: str = field(repr=False)  # never in logs or tracebacks
+
+
+@dataclass(frozen=True)
 class Topic:
     """A named rule over items; see aggregator/topics.py for the matching order."""
 
@@ -183,6 +208,7 @@ class Topic:
     max_age: float | None = None  # seconds; stories published longer ago are left out of the feed
     max_items: int | None = None  # stories in the feed; None: output.max_items (never more)
     min_length: int = 0  # characters of the item's plain text; shorter items are left out
+    webhook: Webhook | None = None  # told of each new story entering the topic
 
 
 def regex_keyword(keyword: str) -> str | None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import blake2b
 
-from . import prepare
+from . import fulltext, prepare
 from .cadence import Cadence, needs_full_fetch
 from .config import PollingConfig
 from .dedup import Fingerprint
@@ -32,6 +32,8 @@ from .prepare import Workers, default_workers
 from .store import SaveResult, Store
 
 log = logging.getLogger(__name__)
+
+Prepared = tuple[Item, Fingerprint | None]  # an item to store, with its fingerprint when known
 
 OK, NOT_MODIFIED, FAILED = "ok", "not_modified", "failed"
 MAX_ITEMS_PER_POLL = 500  # the default of polling.max_items_per_poll
@@ -92,7 +94,8 @@ async def refresh(
         state.url = result.permanent_redirect
     state.last_status = result.status
     body_hash = None if result.not_modified else document_hash(result.body, source, max_items)
-    if result.not_modified or (body_hash == state.body_hash and not full):
+    same_bytes = body_hash == state.body_hash and not full and not fulltext.retries_due(store, source, now)
+    if result.not_modified or same_bytes:
         if not result.not_modified:  # the same bytes again: keep the validators the server sent now
             state.etag = result.headers.get("etag")
             state.last_modified = result.headers.get("last-modified")
@@ -105,10 +108,12 @@ async def refresh(
     except ParseError as e:
         return _failed(store, source, state, e, cadence, now, started)
     _warn(source, document, result.url)
+    fresh = _fresh(store, source, document, now)
     try:
-        prepared = await workers.run(prepare.prepare, _fresh(store, source, document), source, now)
+        prepared = await workers.run(prepare.prepare, fresh, source, now) if fresh else []
     except ParseError as e:
         return _failed(store, source, state, e, cadence, now, started)
+    prepared = await _with_full_text(source, prepared, fetcher, store, now)
     feed = document.feed
     state.etag = result.headers.get("etag")
     state.last_modified = result.headers.get("last-modified")
@@ -127,11 +132,12 @@ async def refresh(
     )
 
 
-def receive(
+async def receive(
     source: Source,
     body: bytes,
     headers: dict[str, str],
     store: Store,
+    fetcher: Fetcher,
     *,
     now: datetime | None = None,
     max_items: int | None = MAX_ITEMS_PER_POLL,
@@ -141,7 +147,8 @@ def receive(
     Nothing is fetched, and the source's poll state (validators, schedule, errors) stays as it
     is: a push says nothing about the feed's server. A document that is no feed is FAILED and
     logged. `headers` are the push request's, lower-cased (its Content-Type gives the charset).
-    Pushes are single documents, read in this process.
+    Pushes are single documents, read in this process; `fetcher` fetches article pages for a
+    `full_text` source.
     """
     now = now or datetime.now(UTC)
     started = time.monotonic()
@@ -153,7 +160,8 @@ def receive(
         log.warning("source %s: pushed document refused: %s", source.id, e, extra={"source_id": source.id})
         return PollOutcome(source.id, FAILED, error=str(e), seconds=time.monotonic() - started)
     _warn(source, document, url)
-    prepared = prepare.prepare(_fresh(store, source, document), source, now)
+    prepared = prepare.prepare(_fresh(store, source, document, now), source, now)
+    prepared = await _with_full_text(source, prepared, fetcher, store, now)
     saved = _save(source, state, document, prepared, store, now)
     return PollOutcome(source.id, OK, saved=saved, seconds=time.monotonic() - started)
 
@@ -178,23 +186,39 @@ def _warn(source: Source, document: prepare.Document, url: str) -> None:
         )
 
 
-def _fresh(store: Store, source: Source, document: prepare.Document) -> list[Entry]:
-    """The entries of `document` the store does not hold as they are for `source`."""
+def _fresh(store: Store, source: Source, document: prepare.Document, now: datetime) -> list[Entry]:
+    """The entries of `document` the store does not hold as they are for `source`, and those
+    whose article page is due to be tried again (full_text)."""
     unchanged = store.unchanged(source.id, [(entry.key, entry.raw_hash) for entry in document.entries])
+    unchanged -= fulltext.retries_due(store, source, now)
     return [entry for entry in document.entries if entry.key not in unchanged]
+
+
+async def _with_full_text(
+    source: Source, prepared: list[Prepared], fetcher: Fetcher, store: Store, now: datetime
+) -> list[Prepared]:
+    """For a `full_text` source, the items with their article's content where it is known or can
+    be had now (fulltext.py); an item whose content that replaced has no fingerprint yet."""
+    if not source.full_text or not prepared:
+        return prepared
+    completed = await fulltext.complete(source, [item for item, _ in prepared], fetcher, store, now)
+    return [
+        (item, found if item is old else None) for (old, found), item in zip(prepared, completed, strict=True)
+    ]
 
 
 def _save(
     source: Source,
     state: SourceState,
     document: prepare.Document,
-    prepared: list[tuple[Item, Fingerprint]],
+    prepared: list[Prepared],
     store: Store,
     now: datetime,
 ) -> SaveResult:
     """Save the prepared items and the source's state, in one transaction."""
     items = [item for item, _ in prepared]
-    saved = store.save_poll(state, items, now, {item.key: found for item, found in prepared})
+    fingerprints = {item.key: found for item, found in prepared if found is not None}
+    saved = store.save_poll(state, items, now, fingerprints)
     log.debug(
         "stored %s: %d items (%d new or changed), %d new, %d updated",
         source.id,

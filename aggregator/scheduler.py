@@ -40,6 +40,7 @@ from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, fetcher_for, refresh
 from .serve import Health, make_app, start
 from .store import Store
 from .topics import compile_topics
+from .webhooks import Courier
 from .websub import WebSub
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ class Daemon:
         self.next_prune = self.next_count = datetime.now(UTC)
         self.counts: dict[str, int] = {}
         self.items = 0
+        self.courier = Courier(config.polling.user_agent)  # webhooks: announces after each publish
         self._apply(config)
 
     def _apply(self, config: Config) -> None:
@@ -145,6 +147,7 @@ class Daemon:
         self.publish_settings = PublishSettings(
             output.dir, output.base_url, output.max_items, output.title, output.websub_hub
         )
+        self.courier.configure(config.topics, self.publish_settings)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -198,6 +201,7 @@ class Daemon:
         try:
             async with self.fetcher:
                 scheduler.start()
+                courier = loop.create_task(self.courier.run(self.store), name="webhooks")
                 await self.stop_event.wait()
                 log.info("stopping: %d polls in flight", len(self.in_flight))
                 scheduler.shutdown(wait=False)
@@ -205,6 +209,8 @@ class Daemon:
                 await self.websub.stop()
                 if self.pending:
                     self._publish(self.pending)
+                courier.cancel()  # a delivery cut short is sent again after restart
+                await asyncio.gather(courier, return_exceptions=True)
         finally:
             self.workers.close()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -368,6 +374,7 @@ class Daemon:
                 self.pending |= changed
             return
         self.publish_retry.succeeded()
+        self.courier.published()
         try:
             self.store.mark_published(None if changed is None else list(changed))
         except AggregatorError as e:  # harmless: the next publish covers these ids again

@@ -281,8 +281,9 @@ def test_a_pushing_source_is_polled_seldom_until_the_lease_lapses(store):
 
 
 def callback_client(store: Store, received: list[PollOutcome]) -> TestClient:
+    # The fetcher is for full_text sources' article pages: SOURCE has none, so it is never opened.
     callbacks = subscriber.Callbacks(
-        store, {"news": SOURCE}.get, received.append, max_body=10_000, max_items=100
+        store, Fetcher(), {"news": SOURCE}.get, received.append, max_body=10_000, max_items=100
     )
     app = web.Application()
     app.router.add_routes(callbacks.routes())

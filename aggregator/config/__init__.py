@@ -25,7 +25,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from .. import query as query_language
 from ..errors import ConfigError
-from ..models import Source, StoryRules, Topic, regex_keyword
+from ..models import Source, StoryRules, Topic, Webhook, regex_keyword
 from . import static_site
 from .static_site import StaticSiteConfig
 from .values import (
@@ -40,6 +40,7 @@ from .values import (
     _path,
     _port,
     _positive_int,
+    _secret,
     _similarity,
     _source_url,
     _text,
@@ -345,7 +346,7 @@ class _Checker:
             return ()
         sources: list[Source] = []
         seen: dict[str, int] = {}
-        allowed = {"id", "title", "url", "site", "categories", "interval"}
+        allowed = {"id", "title", "url", "site", "categories", "interval", "full_text"}
         for i, entry in enumerate(raw):
             key = f"sources[{i}]"
             node = self.mapping(entry, key, allowed, raw, i)
@@ -376,6 +377,7 @@ class _Checker:
                     categories=self.strings(node, "categories", key),
                     interval=self.value(node, "interval", key, parse_duration, default_interval),
                     site=self.value(node, "site", key, _web_url, None),
+                    full_text=self.value(node, "full_text", key, _boolean, False),
                 )
             )
         return tuple(sources)
@@ -391,7 +393,7 @@ class _Checker:
             return ()
         topics = []
         allowed = {"title", "description", "any", "all", "none", "categories", "sources"}
-        allowed |= {"query", "fold_chinese", "max_age", "max_items", "min_length"}
+        allowed |= {"query", "fold_chinese", "max_age", "max_items", "min_length", "webhook"}
         for topic_id in raw:
             key = f"topics.{topic_id}"
             if not isinstance(topic_id, str) or not _ID.match(topic_id):
@@ -438,9 +440,22 @@ class _Checker:
                     max_age=self.value(node, "max_age", key, parse_duration, None),
                     max_items=topic_max_items,
                     min_length=self.value(node, "min_length", key, _positive_int, 0),
+                    webhook=self.webhook(node, key),
                 )
             )
         return tuple(topics)
+
+    def webhook(self, node: CommentedMap, key: str) -> Webhook | None:
+        """A topic's `webhook:`: the receiver's http(s) URL and the secret shared with it."""
+        hook = self.mapping(node.get("webhook"), f"{key}.webhook", {"url", "secret"}, node, "webhook")
+        if hook is None:
+            return None
+        for name in ("url", "secret"):
+            if name not in hook:
+                self.problem(f"missing required key '{name}'", f"{key}.webhook", node, "webhook")
+        url = self.value(hook, "url", f"{key}.webhook", _web_url, None)
+        secret = self.value(hook, "secret", f"{key}.webhook", _secret, None)
+        return Webhook(url, secret) if url and secret else None
 
     def check_query(self, node: CommentedMap, key: str, query: str, source_ids: set[str]) -> None:
         """A query must parse, and a `source:` term must name a configured source."""

@@ -28,6 +28,17 @@ def _identifier(value: Any) -> str:
     return text
 
 
+def _secret(value: Any) -> str:
+    """A shared secret for signing: long enough not to be guessed, and a YAML string (unquoted
+    digits would be read as a number and lose their leading zeros)."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {_kind(value)}: put the secret in quotes")
+    secret = value
+    if len(secret) < 16:
+        raise ValueError("a secret must be at least 16 characters (try: openssl rand -hex 32)")
+    return secret
+
+
 def _positive_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"expected a positive whole number, got {value!r}")

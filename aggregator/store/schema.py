@@ -18,6 +18,15 @@ Tables:
     websub_subscriptions  the WebSub subscriptions of sources whose feeds name a hub: callback
                    token, secret, state and lease (store/websub.py)
     websub_pings   published feeds whose WebSub hub is still to be told that they changed
+    full_texts     one row per (source, entry key) whose article page was tried (aggregator/
+                   fulltext.py): the extracted HTML and text, or why the feed's content stays,
+                   and when to try again after a transient failure
+    webhook_topics     per topic with a webhook: its receiver's URL (aggregator/webhooks.py)
+    webhook_sources    the sources whose backlog (first items) was seen, and passed over
+    webhook_announced  per topic, the stories already announced or passed over, so that each
+                       story is announced once
+    webhook_deliveries the outbox: one row per POST to make, kept until delivered or given up,
+                       with its attempts and when to try next
 """
 
 _V1 = [
@@ -159,5 +168,64 @@ _V3_WEBSUB = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2_UNCHANGED, _V3_WEBSUB]
+
+# Full text of summary-only sources (aggregator/fulltext.py). Keyed like item_sources, so a
+# page is tried once per entry; the row goes when the entry is pruned.
+_V4_FULL_TEXTS = [
+    """CREATE TABLE full_texts (
+        source_id TEXT NOT NULL,
+        key TEXT NOT NULL,             -- the entry key in that source (item_sources.key)
+        link TEXT NOT NULL,            -- the page fetched
+        status TEXT NOT NULL,          -- ok, kept (the feed's content stays), retry, failed
+        content_html TEXT,             -- sanitized article HTML, when ok
+        text TEXT,                     -- its plain text, when ok
+        attempts INTEGER NOT NULL,
+        error TEXT,                    -- why not ok
+        tried_at TEXT NOT NULL,
+        next_try_at TEXT,              -- when status is retry
+        PRIMARY KEY (source_id, key)
+    )""",
+    """CREATE TRIGGER full_texts_pruned AFTER DELETE ON item_sources BEGIN
+        DELETE FROM full_texts WHERE source_id = old.source_id AND key = old.key;
+    END""",
+]
+
+# Webhooks per topic (aggregator/webhooks.py, store/webhooks.py).
+_V5_WEBHOOKS = [
+    """CREATE TABLE webhook_topics (
+        topic_id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,             -- the receiver this row is for; another URL starts anew
+        since TEXT NOT NULL            -- when this receiver was first seen
+    )""",
+    # Sources whose first items (their backlog) have been seen: those are never announced.
+    "CREATE TABLE webhook_sources (source_id TEXT PRIMARY KEY, since TEXT NOT NULL)",
+    """CREATE TABLE webhook_announced (
+        topic_id TEXT NOT NULL,
+        story_id TEXT NOT NULL,
+        announced_at TEXT NOT NULL,
+        delivery_id TEXT,              -- NULL: passed over (in the topic before its receiver, or backlog)
+        PRIMARY KEY (topic_id, story_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX webhook_announced_story_id ON webhook_announced (story_id)",
+    """CREATE TRIGGER webhook_announced_gone AFTER DELETE ON stories BEGIN
+        DELETE FROM webhook_announced WHERE story_id = old.id;
+    END""",
+    """CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY,           -- the delivery id, the same on every attempt
+        topic_id TEXT NOT NULL,
+        story_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        payload TEXT NOT NULL,         -- JSON of topic and story; id and timestamp are added when sent
+        status TEXT NOT NULL,          -- pending, delivered, failed (gave up), dropped (no receiver now)
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        lease_until TEXT,              -- being sent until then (a sender killed meanwhile: sent again)
+        last_error TEXT,
+        finished_at TEXT
+    )""",
+    "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2_UNCHANGED, _V3_WEBSUB, _V4_FULL_TEXTS, _V5_WEBHOOKS]
 VERSION = len(MIGRATIONS)

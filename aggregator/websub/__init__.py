@@ -52,6 +52,7 @@ class WebSub:
         self.config = config
         self.callbacks = subscriber.Callbacks(
             store,
+            fetcher,
             source,
             received,
             max_body=config.polling.max_body,

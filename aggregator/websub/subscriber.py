@@ -236,6 +236,7 @@ class Callbacks:
     def __init__(
         self,
         store: Store,
+        fetcher: Fetcher,
         source: Callable[[str], Source | None],
         received: Callable[[PollOutcome], None],
         *,
@@ -243,6 +244,7 @@ class Callbacks:
         max_items: int | None,
     ) -> None:
         self.store = store
+        self.fetcher = fetcher  # for the article pages of full_text sources
         self.source = source
         self.received = received
         self.max_body = max_body
@@ -319,7 +321,7 @@ class Callbacks:
                 )
                 return web.Response(status=202)
             headers = {name.lower(): value for name, value in request.headers.items()}
-            outcome = receive(source, body, headers, self.store, max_items=self.max_items)
+            outcome = await receive(source, body, headers, self.store, self.fetcher, max_items=self.max_items)
         except AggregatorError as e:  # not stored: a 503 has the hub deliver it again later
             log.error("content pushed to a WebSub callback could not be stored: %s", e)
             raise web.HTTPServiceUnavailable() from None

@@ -1,0 +1,86 @@
+"""The full_texts table: what fetching each entry's article page gave (aggregator/fulltext.py).
+
+Rows are keyed like item_sources, by (source id, entry key); a trigger deletes a row when
+retention prunes its entry (schema.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from ..models import FullText, Item
+from . import Store, _chunks, _format_time, _parse_time
+
+_COLUMNS = ("key", "link", "status", "attempts", "tried_at", "content_html", "text", "error", "next_try_at")
+
+
+def load(store: Store, source_id: str, keys: list[str]) -> dict[str, FullText]:
+    """entry key -> its stored outcome, for the keys of `source_id` that have one."""
+    found: dict[str, FullText] = {}
+    for chunk in _chunks(keys, 500):
+        marks = ",".join("?" * len(chunk))
+        for row in store.db.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM full_texts WHERE source_id = ? AND key IN ({marks})",
+            [source_id, *chunk],
+        ):
+            record = FullText(**dict(zip(_COLUMNS, row, strict=True)))
+            record.tried_at = _parse_time(row[4])
+            record.next_try_at = _parse_time(row[8])
+            found[record.key] = record
+    return found
+
+
+def save(store: Store, source_id: str, records: Iterable[FullText]) -> None:
+    """Insert or replace these outcomes of `source_id`'s entries, in one transaction."""
+    rows = []
+    for record in records:
+        values = {name: getattr(record, name) for name in _COLUMNS}
+        values["tried_at"] = _format_time(record.tried_at)
+        values["next_try_at"] = _format_time(record.next_try_at)
+        rows.append([source_id, *values.values()])
+    if not rows:
+        return
+    marks = ",".join("?" * (len(_COLUMNS) + 1))
+    with store._transaction():
+        store.db.conn.executemany(
+            f"INSERT OR REPLACE INTO full_texts (source_id, {', '.join(_COLUMNS)}) VALUES ({marks})", rows
+        )
+
+
+def stored(store: Store, source_id: str, items: list[Item]) -> set[str]:
+    """Keys of `items` that are stored already, or were and have been pruned: carried by this
+    source under their key, or stored (or pruned) under their canonical URL by any source."""
+    keys = [item.key for item in items]
+    by_url = {item.url_key: item.key for item in items if item.url_key}
+    found: set[str] = set()
+    for chunk in _chunks(keys, 500):
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            row[0]
+            for row in store.db.execute(
+                f"SELECT key FROM item_sources WHERE source_id = ? AND key IN ({marks}) "
+                f"UNION SELECT key FROM tombstones WHERE source_id = ? AND key IN ({marks})",
+                [source_id, *chunk, source_id, *chunk],
+            )
+        )
+    for chunk in _chunks(list(by_url), 500):
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            by_url[row[0]]
+            for row in store.db.execute(
+                f"SELECT url_key FROM items WHERE url_key IN ({marks}) "
+                f"UNION SELECT url_key FROM tombstones WHERE url_key IN ({marks})",
+                chunk + chunk,
+            )
+        )
+    return found
+
+
+def retries_due(store: Store, source_id: str, now: datetime) -> list[str]:
+    """Keys of this source's entries whose article page is due to be tried again."""
+    rows = store.db.execute(
+        "SELECT key FROM full_texts WHERE source_id = ? AND status = 'retry' AND next_try_at <= ?",
+        [source_id, _format_time(now)],
+    )
+    return [row[0] for row in rows]
