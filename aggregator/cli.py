@@ -33,23 +33,21 @@ from .config import edit as config_edit
 from .config.static_site import StaticSiteConfig
 from .errors import AggregatorError, ConfigError, ParseError
 from .models import Story, Topic
-from .publish import PublishSettings, opml, write_atomic
-from .publish.selection import publish
-from .publish.static_site import ExportReport, export, export_after_publish
+from .publish import opml, write_atomic
+from .publish.static_site import export
 from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, fetcher_for, refresh_all, workers_for
+from .republish import republish
 from .scheduler import Daemon
 from .search import dry_run, search
 from .serve import serve_forever
 from .store import Store
 from .subscriptions import plan_import, read_opml
 from .topics import compile_topic, compile_topics
-from .webhooks import after_publish as deliver_webhooks
-from .websub import publisher, subscriber
+from .websub import subscriber
 
 log = logging.getLogger("aggregator")
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
-PING_TIMEOUT = 10.0  # seconds `poll` and `publish` wait for the WebSub hub; the daemon retries later
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -281,15 +279,7 @@ def cmd_poll(args: argparse.Namespace, config: Config) -> int:
             subscriber.discovered(store, by_id[outcome.source_id], outcome, config.server.public_url, now)
         # The topics touched by what this poll stored, and by anything an earlier run stored but
         # did not get to publish (killed, or the disk was full): the store keeps that list.
-        changed = store.unpublished()
-        topics = compile_topics(config.topics)
-        report = publish(store, topics, _publish_settings(config), changed)
-        exports = export_after_publish(store, topics, config.output, changed)
-        store.mark_published(changed)
-        pinged = _ping_hub(config, store, report.files)
-        delivered = deliver_webhooks(
-            store, config.topics, _publish_settings(config), config.polling.user_agent
-        )
+        report, lines = republish(config, store, store.unpublished())
 
     print(_summary(outcomes))
     for outcome in outcomes:
@@ -299,31 +289,20 @@ def cmd_poll(args: argparse.Namespace, config: Config) -> int:
         print(f"published {len(report.topics)} topics ({', '.join(report.topics)}) to {config.output.dir}")
     else:
         print("no topic changed")
-    _print_exports(exports)
-    _print_pings(config, pinged)
-    if delivered:
-        print(delivered)
+    for line in lines:
+        print(line)
     return EXIT_OK
 
 
 def cmd_publish(args: argparse.Namespace, config: Config) -> int:
     with Store(config.database) as store:
         store.sync_sources(config.sources)
-        topics = compile_topics(config.topics)
-        report = publish(store, topics, _publish_settings(config))
-        exports = export_after_publish(store, topics, config.output, None)
-        store.mark_published(None)
-        pinged = _ping_hub(config, store, report.files)
-        delivered = deliver_webhooks(
-            store, config.topics, _publish_settings(config), config.polling.user_agent
-        )
+        report, lines = republish(config, store, None)
     print(
         f"published {len(config.topics)} topics to {config.output.dir} ({len(report.files)} files rewritten)"
     )
-    _print_exports(exports)
-    _print_pings(config, pinged)
-    if delivered:
-        print(delivered)
+    for line in lines:
+        print(line)
     return EXIT_OK
 
 
@@ -630,31 +609,6 @@ async def _poll(
         workers.close()
 
 
-def _ping_hub(config: Config, store: Store, files: list[Path]) -> tuple[int, int]:
-    """Tell the WebSub hub which feeds a publish rewrote, with those earlier runs could not tell
-    it of; (accepted, failed). A failed ping stays queued for the next run or the daemon."""
-    publisher.queue_changed(store, _publish_settings(config), files)
-    hub = config.output.websub_hub
-    if not hub or not publisher.pings_due(store):
-        return 0, 0
-
-    async def ping() -> tuple[int, int]:
-        async with fetcher_for(config.polling, timeout=min(config.polling.timeout, PING_TIMEOUT)) as fetcher:
-            return await publisher.send_pings(store, fetcher, hub)
-
-    return asyncio.run(ping())
-
-
-def _print_pings(config: Config, pinged: tuple[int, int]) -> None:
-    sent, failed = pinged
-    if sent:
-        print(f"told WebSub hub {config.output.websub_hub} that {sent} feeds changed")
-    if failed:
-        print(
-            f"could not tell WebSub hub {config.output.websub_hub} of {failed} changed feeds (retried later)"
-        )
-
-
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -689,22 +643,6 @@ def _ago(iso: str | None, now: datetime) -> str:
     else:
         text = f"{amount:.0f}s"
     return f"in {text}" if seconds > 0 else f"{text} ago"
-
-
-def _publish_settings(config: Config) -> PublishSettings:
-    output = config.output
-    return PublishSettings(
-        dir=output.dir,
-        base_url=output.base_url,
-        max_items=output.max_items,
-        title=output.title,
-        websub_hub=output.websub_hub,
-    )
-
-
-def _print_exports(reports: list[ExportReport]) -> None:
-    for report in reports:
-        print(report.summary())
 
 
 def _summary(outcomes: list[PollOutcome]) -> str:
