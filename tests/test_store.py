@@ -10,7 +10,7 @@ import pytest
 
 from aggregator.errors import StoreError
 from aggregator.models import Item, Source
-from aggregator.store import Store
+from aggregator.store import Store, schema
 
 NOW = datetime(2021, 7, 6, 8, 0, tzinfo=UTC)
 
@@ -174,7 +174,7 @@ def test_database_schema_version_and_reopen(tmp_path):
     with Store(path) as store:
         assert store.count_items() == 1
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
