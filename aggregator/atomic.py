@@ -61,11 +61,11 @@ def _replace_round(files: dict[Path, bytes], mode: int) -> None:
         else:
             for path, (file, _) in opened.items():
                 _fsync(path, file)
-        for path in list(opened):
-            file, temp = opened.pop(path)
+        for path, (file, temp) in list(opened.items()):
             with _naming(path):
                 file.close()
                 os.replace(temp, path)
+            del opened[path]
         for folder in dict.fromkeys(path.parent for path in files):
             with _naming(folder):
                 _fsync_dir(folder)
