@@ -97,14 +97,18 @@ def test_full_then_incremental(store: Store, settings: PublishSettings, rendered
     assert "AI 编程助手" not in (settings.dir / "latest.json").read_text()  # not its newest story
 
 
-def test_a_full_publish_renders_every_topic(store: Store, settings: PublishSettings, rendered: list[str]) -> None:
+def test_a_full_publish_renders_every_topic(
+    store: Store, settings: PublishSettings, rendered: list[str]
+) -> None:
     selection.publish(store, TOPICS, settings)
     rendered.clear()
     assert selection.publish(store, TOPICS, settings).files == []  # same bytes: nothing rewritten
     assert rendered == ["ai", "rust", "latest"]
 
 
-def test_missing_files_are_written_again(store: Store, settings: PublishSettings, rendered: list[str]) -> None:
+def test_missing_files_are_written_again(
+    store: Store, settings: PublishSettings, rendered: list[str]
+) -> None:
     selection.publish(store, TOPICS, settings)
     (settings.dir / "rust.atom").unlink()
     (settings.dir / "topics.opml").unlink()

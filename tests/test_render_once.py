@@ -50,7 +50,9 @@ def stories(draw: st.DrawFn, story_id: str) -> Story:
         content_html=draw(texts),
         text="",
         categories=tuple(draw(st.lists(texts, max_size=3))),
-        thumbnail=draw(st.sampled_from([None, "https://a.example/img.png", "https://a.example/pic.jpg?w=1&h=2"])),
+        thumbnail=draw(
+            st.sampled_from([None, "https://a.example/img.png", "https://a.example/pic.jpg?w=1&h=2"])
+        ),
         content_hash=story_id,
     )
     return Story(id=story_id, item=item, carriers=carried, first_seen=item.published)
@@ -103,7 +105,7 @@ def whole_json(feed: PublishedFeed) -> bytes:
 @settings(max_examples=150, deadline=None)
 @given(shared_feeds())
 def test_rendered_once_writes_the_same_bytes(feeds: list[PublishedFeed]) -> None:
-    for rounds in range(2):  # the second round renders every entry from what the first left
+    for _ in range(2):  # the second round renders every entry from what the first left
         for feed in feeds:
             assert rss.render(feed) == feedgen_rss(feed)
             assert atom.render(feed) == feedgen_atom(feed)

@@ -60,7 +60,9 @@ def fill(entry: FeedEntry, published: PublishedEntry) -> None:
         entry.category([{"term": category} for category in published.categories])
     if published.thumbnail:
         entry.media.thumbnail(url=published.thumbnail, group=None)
-        entry.media.content(url=published.thumbnail, medium="image", type=published.thumbnail_type, group=None)
+        entry.media.content(
+            url=published.thumbnail, medium="image", type=published.thumbnail_type, group=None
+        )
     entry.links_source.set(published)
 
 
