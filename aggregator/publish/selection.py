@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 BATCH = 200  # stories evaluated per write transaction: others wait for one batch at most
 ATTEMPTS = 3  # membership reads tried before scanning (another process kept dropping our rules)
+# Topics rendered and written together: their 60 files are about one round of
+# atomic.replace_files, and all that a publish holds in memory at once, however many topics.
+TOPICS_PER_WRITE = 20
 
 # Kept rules of topics that are not this process's own (another config's), compiled once.
 _foreign_rules: dict[str, CompiledTopic] = {}
@@ -242,17 +245,17 @@ def publish(
     or left a feed) and those whose files are missing, plus the index when any topic changed. The
     files of every configured topic are written from the first run on.
     """
-    missing = [t for t in topics if not _published(settings, t.topic.id)]
     report = PublishReport()
-    if changed is not None and not list(changed) and not missing and _index_published(settings):
+    if changed is not None and not list(changed) and _all_published(settings, topics):
         return report  # nothing changed and nothing is missing: every file stands
     forget_other_rules(store, topics)
     chosen = select(store, topics, settings.max_items)
     built: dict = {}  # entries, shared by the topics that list the same story
     feeds = [build(t.topic, chosen[t.topic.id], settings, built) for t in topics]
+    published = PublishedFeeds(store)
     paths = {feed.topic_id: str((settings.dir / feed.topic_id).resolve()) for feed in feeds}
     fingerprints = {feed.topic_id: fingerprint(feed) for feed in feeds}
-    recorded = PublishedFeeds(store).fingerprints(list(paths.values()))
+    recorded = published.fingerprints(list(paths.values()))
     due = [
         feed
         for feed in feeds
@@ -260,19 +263,21 @@ def publish(
         or recorded.get(paths[feed.topic_id]) != fingerprints[feed.topic_id]
         or not _published(settings, feed.topic_id)
     ]
-    outputs: dict[str, bytes] = {}
-    for feed in due:
-        outputs.update(topic_outputs(feed))
+    for start in range(0, len(due), TOPICS_PER_WRITE):
+        group = due[start : start + TOPICS_PER_WRITE]
+        written = write_outputs(settings.dir, {n: d for f in group for n, d in topic_outputs(f).items()})
+        names = {path.name for path in written}
+        report.files += written
+        report.topics += [f.topic_id for f in group if any(f.topic_id + x.suffix in names for x in FORMATS)]
+        published.record({paths[f.topic_id]: fingerprints[f.topic_id] for f in group})
     if due or not _index_published(settings):
-        outputs.update(index_outputs(feeds, settings))
-    report.files = write_outputs(settings.dir, outputs)
-    written = {path.name for path in report.files}
-    report.topics = [
-        feed.topic_id for feed in due if any(feed.topic_id + f.suffix in written for f in FORMATS)
-    ]
-    PublishedFeeds(store).record({paths[feed.topic_id]: fingerprints[feed.topic_id] for feed in due})
+        report.files += write_outputs(settings.dir, index_outputs(feeds, settings))
     log.debug("published %d topics, %d files", len(report.topics), len(report.files))
     return report
+
+
+def _all_published(settings: PublishSettings, topics: list[CompiledTopic]) -> bool:
+    return _index_published(settings) and all(_published(settings, t.topic.id) for t in topics)
 
 
 def _published(settings: PublishSettings, topic_id: str) -> bool:
