@@ -2,10 +2,11 @@
 
 For a topic with id ID the folder gets ID.xml (RSS 2.0), ID.atom (Atom 1.0) and ID.json
 (JSON Feed 1.1); `publish_index` writes index.html and topics.opml. `feed.build_feed` decides
-what every output says; each format module renders it. selection.publish() uses the steps apart
-(build, topic_outputs, index_outputs, write_outputs) to write every file of a publish in one go. Output is deterministic (no clock, fixed
-order), and `write_atomic` leaves a file alone when its bytes did not change, so unchanged topics
-keep their mtime and ETag and readers see no churn.
+what every output says; each format module renders it. selection.publish() takes the steps one
+by one (build, topic_outputs, index_outputs, write_outputs) to share entries between topics and
+write files in batches. Output is deterministic (no clock, fixed order), and `write_atomic` leaves
+a file alone when its bytes did not change, so unchanged topics keep their mtime and ETag and
+readers see no churn.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from aggregator.atomic import replace_file, replace_files
 from aggregator.errors import PublishError
 from aggregator.models import Story, Topic
 from aggregator.publish import atom, html, jsonfeed, opml, rss
-from aggregator.publish.feed import ATOM, JSON_FEED, RSS, PublishedFeed, build_feed
+from aggregator.publish.feed import ATOM, JSON_FEED, RSS, PublishedEntry, PublishedFeed, build_feed
 
 __all__ = [
     "PublishSettings",
@@ -76,7 +77,10 @@ def publish_index(topics: list[tuple[Topic, list[Story]]], settings: PublishSett
 
 
 def build(
-    topic: Topic, stories: list[Story], settings: PublishSettings, built: dict | None = None
+    topic: Topic,
+    stories: list[Story],
+    settings: PublishSettings,
+    built: dict[str, PublishedEntry] | None = None,
 ) -> PublishedFeed:
     """What the topic's feeds say (feed.build_feed; `built` shares entries between topics)."""
     if not topic.id or topic.id.startswith(".") or "/" in topic.id or "\\" in topic.id:

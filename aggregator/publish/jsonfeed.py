@@ -13,8 +13,6 @@ from typing import Any
 from aggregator.publish.feed import JSON_FEED, PublishedEntry, PublishedFeed
 
 VERSION = "https://jsonfeed.org/version/1.1"
-
-
 INDENT = 2
 # An item's place in the document: inside the top-level object's "items" list.
 ITEM_INDENT = " " * (2 * INDENT)

@@ -22,6 +22,7 @@ publish` run after an edit) keep each other's rules up to date instead of corrup
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,7 +36,7 @@ from ..store.membership import Membership, Rules
 from ..store.published import PublishedFeeds
 from ..topics import CompiledTopic, PreparedStory, compile_rules
 from . import PublishSettings, build, index_outputs, topic_outputs, write_outputs
-from .feed import FORMATS, fingerprint
+from .feed import FORMATS, PublishedEntry, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,8 @@ def _keep_up(store: Store, membership: Membership, topics: list[CompiledTopic]) 
 
 def _build(store: Store, membership: Membership, building: dict[int, CompiledTopic]) -> None:
     """Evaluate every stored story against these new rules sets (id -> rules), newest first."""
-    log.info("building topic membership", extra={"rules": len(building)})
+    started, evaluated = time.monotonic(), 0
+    log.info("building the membership of %d topic rules over every stored story", len(building))
     stories = store.stories(batch=BATCH)  # each page is read inside the transaction that uses it
     while building:
         with membership.transaction():
@@ -138,10 +140,18 @@ def _build(store: Store, membership: Membership, building: dict[int, CompiledTop
             building = {rules_id: c for rules_id, c in building.items() if rules_id in alive}
             batch = list(islice(stories, BATCH))
             membership.add(_evaluate(batch, building))
+            evaluated += len(batch)
             if len(batch) < BATCH:
                 for rules_id in building:
                     membership.built(rules_id)
-                return
+                break
+    seconds = time.monotonic() - started
+    log.info(
+        "built topic membership: %d stories in %.1f s",
+        evaluated,
+        seconds,
+        extra={"stories": evaluated, "seconds": round(seconds, 1)},
+    )
 
 
 def _read(
@@ -250,7 +260,7 @@ def publish(
         return report  # nothing changed and nothing is missing: every file stands
     forget_other_rules(store, topics)
     chosen = select(store, topics, settings.max_items)
-    built: dict = {}  # entries, shared by the topics that list the same story
+    built: dict[str, PublishedEntry] = {}  # shared by the topics that list the same story
     feeds = [build(t.topic, chosen[t.topic.id], settings, built) for t in topics]
     published = PublishedFeeds(store)
     paths = {feed.topic_id: str((settings.dir / feed.topic_id).resolve()) for feed in feeds}
