@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -213,3 +215,45 @@ def test_membership_is_built_once_and_kept_by_triggers(tmp_path: Path) -> None:
         forget_other_rules(store, topics[1:])
         assert store.db.execute("SELECT count(*) FROM topic_rules").fetchone()[0] == 1
         assert store.db.execute(count).fetchone()[0] == 6
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "store.db") as store:
+        store.sync_sources([Source(s, f"https://{s}.example/rss", s.upper()) for s in SOURCES])
+        yield store
+
+
+def chosen_sources(store: Store, topic: Topic, now: datetime) -> list[str]:
+    """The source of each story the topic takes, checked against a full scan."""
+    topics = compile_topics([topic])
+    chosen = select(store, topics, 50, now)
+    assert chosen == scan(store, topics, 50, now)
+    return [story.item.source_id for story in chosen[topic.id]]
+
+
+def test_a_new_carrier_brings_a_story_into_a_sources_topic(store: Store) -> None:
+    carried_by_b = Topic(id="b", title="B", sources=("b",))
+    store.save_poll(store.source_state("a"), [make_item("a", 1, False, 0, 0)], BASE)
+    assert chosen_sources(store, carried_by_b, BASE) == []
+    store.save_poll(store.source_state("b"), [make_item("b", 1, False, 0, 0)], BASE + timedelta(hours=1))
+    assert chosen_sources(store, carried_by_b, BASE) == ["a"]  # a's item, now carried by b too
+
+
+def test_an_earlier_repost_becomes_the_representative(store: Store) -> None:
+    hiring = Topic(id="hiring", title="Hiring", any=("招聘",))
+    store.save_poll(store.source_state("a"), [make_item("a", 0, False, 0, 0)], BASE)
+    assert chosen_sources(store, hiring, BASE) == []
+    # c's copy, published three hours before a's, joins the story and represents it.
+    store.save_poll(store.source_state("c"), [make_item("c", 0, True, 1, -3)], BASE + timedelta(hours=1))
+    assert chosen_sources(store, hiring, BASE) == ["c"]
+
+
+def test_pruning_the_representative_hands_the_story_to_the_next_item(store: Store) -> None:
+    hiring = Topic(id="hiring", title="Hiring", any=("招聘",))
+    store.save_poll(store.source_state("c"), [make_item("c", 0, True, 1, -3)], BASE)
+    store.save_poll(store.source_state("a"), [make_item("a", 0, False, 0, 0)], BASE + timedelta(hours=5))
+    assert chosen_sources(store, hiring, BASE) == ["c"]
+    assert store.prune(BASE + timedelta(hours=6), max_age=2 * 3600) == 1  # c's copy, first seen first
+    assert store.count_stories() == 1
+    assert chosen_sources(store, hiring, BASE) == []  # a's item represents the story now
