@@ -11,6 +11,6 @@ Pure functions, no I/O: the store decides what to look up and keeps the result.
 """
 
 from aggregator.dedup.exact import item_id
-from aggregator.dedup.near import Fingerprint, fingerprint, similarity, titles_conflict
+from aggregator.dedup.near import Fingerprint, fingerprint, similarity, stored_fingerprint, titles_conflict
 
-__all__ = ["Fingerprint", "fingerprint", "item_id", "similarity", "titles_conflict"]
+__all__ = ["Fingerprint", "fingerprint", "item_id", "similarity", "stored_fingerprint", "titles_conflict"]

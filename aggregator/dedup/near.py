@@ -71,26 +71,43 @@ _SHINGLE = np.dtype("<u4")
 
 def fingerprint(title: str, text: str) -> Fingerprint:
     """The fingerprint of an item with this title and plain text."""
-    cleaned = clean_title(title[:MAX_TITLE_CHARS])
-    title_tokens = tokens(cleaned)
-    title_pairs = minhash.shingles(title_tokens, 2)
+    title_view = _TitleView(title)
     body_tokens = tokens(clean_body(text[:MAX_BODY_CHARS]), MAX_BODY_TOKENS)
     shingled = minhash.shingles(body_tokens, SHINGLE)
     body = np.fromiter(shingled, dtype=_SHINGLE, count=len(shingled))
     body.sort()
     found: list[int] = []
-    if len(title_tokens) >= MIN_TITLE_KEY:
-        found.append(minhash.bucket("0:" + "\x1f".join(title_tokens)))
+    if len(title_view.tokens) >= MIN_TITLE_KEY:
+        found.append(minhash.bucket("0:" + "\x1f".join(title_view.tokens)))
     # Title bands hash pairs only: single characters (开, 发, 布) are shared by unrelated titles.
-    found += _bands(title_pairs, TITLE_BANDS)
+    found += _bands(title_view.pairs, TITLE_BANDS)
     if body.size >= MIN_BODY:  # a few shingles would put every short text in one bucket
         found += _bands(body, BODY_BANDS)
-    return Fingerprint(
-        title=frozenset(minhash.shingles(title_tokens, 1) | title_pairs),
-        numbers=title_numbers(cleaned),
-        body=body.tobytes(),
-        buckets=tuple(dict.fromkeys(found)),
-    )
+    return title_view.fingerprint(body.tobytes(), tuple(dict.fromkeys(found)))
+
+
+def stored_fingerprint(title: str, body: bytes) -> Fingerprint:
+    """The fingerprint of a stored item from its title and its kept `Fingerprint.body`, to compare
+    with (its buckets, which comparing does not need, are left empty): the body's shingles cost
+    a millisecond to make from the text, the title's some microseconds."""
+    return _TitleView(title).fingerprint(body, ())
+
+
+class _TitleView:
+    """A title cleaned and cut into tokens and token pairs (the pairs' shingles)."""
+
+    def __init__(self, title: str):
+        self.cleaned = clean_title(title[:MAX_TITLE_CHARS])
+        self.tokens = tokens(self.cleaned)
+        self.pairs = minhash.shingles(self.tokens, 2)
+
+    def fingerprint(self, body: bytes, buckets: tuple[int, ...]) -> Fingerprint:
+        return Fingerprint(
+            title=frozenset(minhash.shingles(self.tokens, 1) | self.pairs),
+            numbers=title_numbers(self.cleaned),
+            body=body,
+            buckets=buckets,
+        )
 
 
 def _bands(shingles: set[int] | np.ndarray, bands: tuple[int, int, int]) -> list[int]:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from ..dedup import Fingerprint, fingerprint, item_id, similarity, titles_conflict
+from ..dedup import Fingerprint, fingerprint, item_id, similarity, stored_fingerprint, titles_conflict
 from ..errors import StoreError
 from ..models import Carrier, Item, Source, SourceState, Story, StoryMember, StoryRules
 from . import schema
@@ -528,8 +528,8 @@ class Store:
         with `found` and published within the window of `published`, oldest first.
 
         Fingerprints come from memory when the item is there (see _remember), else from its
-        stored title and text; a look-alike whose title names other numbers (titles_conflict)
-        is turned away before its text is read.
+        stored title and shingles (its text, for an item stored before they were kept); a
+        look-alike whose title names other numbers (titles_conflict) is turned away first.
         """
         if not found.buckets:
             return []
@@ -553,12 +553,18 @@ class Store:
         ).fetchall()
         missing = [row[0] for row in rows if (row[0], row[1]) not in self._fingerprints]
         if missing:
-            for stored_id, content_hash, title, text in self.db.execute(
-                f"SELECT id, content_hash, title, text FROM items WHERE id IN ({','.join('?' * len(missing))})",
+            for stored_id, content_hash, title, shingles, text in self.db.execute(
+                "SELECT id, content_hash, title, story_shingles, "
+                "CASE WHEN story_shingles IS NULL THEN text END FROM items "
+                f"WHERE id IN ({','.join('?' * len(missing))})",
                 missing,
             ):
-                if not titles_conflict(found, title):  # cheap: a templated series' other issues
-                    self._remember(stored_id, content_hash, fingerprint(title, text))
+                if titles_conflict(found, title):  # cheap: a templated series' other issues
+                    continue
+                other = (
+                    stored_fingerprint(title, shingles) if shingles is not None else fingerprint(title, text)
+                )
+                self._remember(stored_id, content_hash, other)
         out = []
         for stored_id, content_hash, story, first, last in rows:
             other = self._fingerprints.get((stored_id, content_hash))
@@ -592,7 +598,10 @@ class Store:
             [(bucket, moment, stored_id) for bucket in found.buckets],
         )
         packed = struct.pack(f"<{len(found.buckets)}q", *found.buckets)
-        self.db.execute("UPDATE items SET story_buckets = ? WHERE id = ?", [packed, stored_id])
+        self.db.execute(
+            "UPDATE items SET story_buckets = ?, story_shingles = ? WHERE id = ?",
+            [packed, found.body, stored_id],
+        )
 
     def _unindex_stories(self, ids: list[str]) -> set[str]:
         """Remove these items' index entries; return the ids of their stories."""

@@ -315,6 +315,11 @@ _V6_MEMBERSHIP = [
     )""",
 ]
 
+# Each item's body shingles (dedup.near.Fingerprint.body), so that comparing a new item with a
+# stored look-alike does not make them again from the text (a millisecond each); NULL for items
+# stored before, which are fingerprinted from their text as before.
+_V7_SHINGLES = ["ALTER TABLE items ADD COLUMN story_shingles BLOB"]
+
 MIGRATIONS: list[list[str]] = [
     _V1,
     _V2_UNCHANGED,
@@ -322,5 +327,6 @@ MIGRATIONS: list[list[str]] = [
     _V4_FULL_TEXTS,
     _V5_WEBHOOKS,
     _V6_MEMBERSHIP,
+    _V7_SHINGLES,
 ]
 VERSION = len(MIGRATIONS)
