@@ -7,6 +7,7 @@ per host. `fetch()` returns a FetchResult or raises FetchError with a short `rea
     url        the URL is malformed
     file       a local file is missing or unreadable
     dns, refused, tls, connection    the connection failed
+    internal   a public_only request would have connected to an address inside our network
     timeout    no complete answer within `timeout` seconds, body included
     redirect   more than `max_redirects` hops, or a loop
     http       a 4xx/5xx answer (`status` set; `retry_after` for 429/503)
@@ -35,6 +36,7 @@ from urllib.request import url2pathname
 
 import aiohttp
 
+from . import network
 from .errors import FetchError
 from .models import FetchResult
 
@@ -65,6 +67,10 @@ class Fetcher:
     body included), start, so a long queue for one host never times out requests that were never
     sent. `max_body` counts decoded bytes. A body past SMALL_BODY waits, within that deadline, for
     a large-body slot (at least one; BUFFER_BUDGET // max_body), which bounds the memory of a batch.
+
+    A `public_only` request (a URL a feed named) connects to public addresses only, on every hop
+    (network.py); it goes through a connection pool of its own, so it never reuses a connection
+    another request opened to an internal address.
     """
 
     def __init__(
@@ -84,13 +90,19 @@ class Fetcher:
         self.concurrency = concurrency
         self.per_host = per_host
         self._session: aiohttp.ClientSession | None = None
+        self._public_session: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(concurrency)
         self._host_slots: dict[str, asyncio.Semaphore] = {}
         self._large_slots = asyncio.Semaphore(max(1, BUFFER_BUDGET // max_body))
 
     async def __aenter__(self) -> Fetcher:
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=self.per_host),
+        self._session = self._open()
+        self._public_session = self._open(socket_factory=network.public_socket)
+        return self
+
+    def _open(self, **connector: object) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=self.per_host, **connector),
             headers={"User-Agent": self.user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
             # We inflate ourselves, a bounded amount at a time, so a gzip bomb cannot fill memory
             # whatever the aiohttp version (older ones inflate a whole network read at once).
@@ -101,26 +113,40 @@ class Fetcher:
             # Sources are independent: a cookie set by one must never reach another.
             cookie_jar=aiohttp.DummyCookieJar(),
         )
-        return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._public_session):
+            if session is not None:
+                await session.close()
+        self._session = self._public_session = None
+
+    def _session_for(self, public_only: bool) -> aiohttp.ClientSession:
+        session = self._public_session if public_only else self._session
+        if session is None:
+            raise RuntimeError("use Fetcher as 'async with Fetcher() as fetcher'")
+        return session
 
     async def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str = ACCEPT,
+        public_only: bool = False,
     ) -> FetchResult:
         """Fetch `url`, sending the validators of the previous answer so an unchanged source costs a 304.
 
-        `url` is http(s), or a file:// URL or absolute path naming a bundled local feed.
+        `url` is http(s), or a file:// URL or absolute path naming a bundled local feed. `accept`
+        is the Accept header (feeds preferred by default). `public_only`: connect to public
+        addresses only (FetchError "internal" otherwise), the initial URL's and every redirect's.
         """
         scheme = urlsplit(url).scheme.lower()
         if scheme == "file" or (not scheme and os.path.isabs(url)):
             return await self._fetch_file(url, last_modified)
         if scheme not in ("http", "https"):
             raise FetchError("scheme", f"cannot fetch {scheme or 'a relative'} URL {url}")
-        headers: dict[str, str] = {}
+        headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
@@ -129,20 +155,20 @@ class Fetcher:
         host_slots = self._host_slots.setdefault(host, asyncio.Semaphore(self.per_host))
         try:
             async with self._slots, host_slots, asyncio.timeout(self.timeout):
-                return await self._exchange(url, headers)
+                return await self._exchange(self._session_for(public_only), url, headers)
         except TimeoutError:
             raise FetchError("timeout", f"no complete answer from {url} within {self.timeout:g}s") from None
 
-    async def _exchange(self, url: str, headers: dict[str, str]) -> FetchResult:
-        if self._session is None:
-            raise RuntimeError("use Fetcher as 'async with Fetcher() as fetcher'")
+    async def _exchange(
+        self, session: aiohttp.ClientSession, url: str, headers: dict[str, str]
+    ) -> FetchResult:
         # Redirects are followed by hand so every target's scheme is checked and we know whether
         # the whole chain was permanent (only then may the stored URL change, RFC 9110 §15.4.2).
         visited = [url]
         permanent = True
         while True:
             try:
-                async with self._session.get(url, headers=headers, allow_redirects=False) as resp:
+                async with session.get(url, headers=headers, allow_redirects=False) as resp:
                     log.debug("fetch url=%s status=%d", url, resp.status)
                     location = resp.headers.get("Location") if resp.status in _REDIRECT_STATUSES else None
                     if location is None:
@@ -241,16 +267,15 @@ class Fetcher:
             raise FetchError("file", f"cannot read {path}: {exc.strerror or exc}") from exc
         return FetchResult(url=url, status=200, headers=headers, body=body)
 
-    async def post_form(self, url: str, fields: list[tuple[str, str]]) -> None:
+    async def post_form(self, url: str, fields: list[tuple[str, str]], *, public_only: bool = False) -> None:
         """POST `fields` to `url` as application/x-www-form-urlencoded UTF-8 (how WebSub talks to
         hubs); return when it answers 2xx, else raise FetchError (an error answer's text is in
         the message).
 
         Redirects are followed (a hub that moved answers 307 or 308, and the same request goes
-        to its new address, WebSub 5.1.2).
+        to its new address, WebSub 5.1.2). `public_only` as for fetch(): every hop is checked.
         """
-        if self._session is None:
-            raise RuntimeError("use Fetcher as 'async with Fetcher() as fetcher'")
+        session = self._session_for(public_only)
         if urlsplit(url).scheme.lower() not in ("http", "https"):
             raise FetchError("scheme", f"cannot post to {url}: not an http(s) URL")
         host = (urlsplit(url).hostname or "").lower()
@@ -261,9 +286,7 @@ class Fetcher:
                 self._slots,
                 host_slots,
                 asyncio.timeout(self.timeout),
-                self._session.post(
-                    url, data=fields, max_redirects=self.max_redirects, headers=headers
-                ) as resp,
+                session.post(url, data=fields, max_redirects=self.max_redirects, headers=headers) as resp,
             ):
                 if 200 <= resp.status < 300:
                     return
@@ -367,6 +390,8 @@ def _connection_error(exc: aiohttp.ClientError, url: str) -> FetchError:
         return FetchError("url", f"invalid URL {url}")
     if isinstance(exc, TimeoutError):
         return FetchError("timeout", f"timed out talking to {url}")
+    if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, network.InternalAddress):
+        return FetchError("internal", f"not connecting to {url}: {exc.host} is inside our network")
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return FetchError("dns", f"cannot resolve the host of {url}")
     if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ServerFingerprintMismatch):

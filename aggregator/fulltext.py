@@ -16,9 +16,14 @@ content is extracted with readability-lxml. The outcome is kept per entry in the
   Retry-After asked), MAX_ATTEMPTS tries in all.
 - failed: the last try failed too; never tried again.
 
-Only http(s) links are fetched, and a link to a loopback, private or link-local address (an IP
-literal, or "localhost") only when the source's own URL is on such an address too, so that a
-feed cannot make the aggregator fetch and publish pages of the network it runs in.
+Only http(s) links are fetched, and a page on an internal address (network.py: loopback,
+private, link-local and the like, checked on the address connected to, redirects included) only
+when the source's own host is on one too, so that a feed cannot make the aggregator fetch and
+publish pages of the network it runs in. Pages are asked for as HTML (PAGE_ACCEPT), not with the
+feed fetches' Accept.
+
+A retry is made by a poll that reads the entry again; an entry that has left the feed will not be
+read again, so its retry is given up then (`give_up_absent`).
 
 The extracted HTML is sanitized exactly like feed content (normalize.sanitize_html, nh3 with
 our allowlist), relative URLs resolving against the page's final URL (a <base href> first).
@@ -40,19 +45,18 @@ background and the next page waits for that); pages larger than MAX_PAGE are nev
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import replace
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
 from readability import Document
 from readability.readability import Unparseable
 
+from . import network
 from .errors import FetchError
 from .fetch import Fetcher
 from .models import FetchResult, FullText, Item, Source
@@ -75,6 +79,7 @@ EXTRACT_TIMEOUT = 10.0  # seconds for one page (readability takes ~5 s on a host
 RETRY_FIRST = timedelta(hours=1)
 MAX_ATTEMPTS = 3
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
 _TRANSIENT = frozenset({"timeout", "connection", "refused", "dns", "tls"})
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # lxml refuses them; a browser ignores them
@@ -99,10 +104,16 @@ async def complete(
     new = [item for item in items if item.key not in records]
     stored = full_texts.stored(store, source.id, new) if new else set()
     due = [
-        item for item in items if _due(item, records.get(item.key), stored, now) and _fetchable(item, source)
+        item
+        for item in items
+        if _due(item, records.get(item.key), stored, now) and item.link and is_web_url(item.link)
     ]
     if due:
-        tried = await asyncio.gather(*(_attempt(item, records.get(item.key), fetcher, now) for item in due))
+        # A source on our network may link to pages on it; any other is held to public addresses.
+        public_only = not await network.on_internal_network(store.source_state(source.id).url or source.url)
+        tried = await asyncio.gather(
+            *(_attempt(item, records.get(item.key), fetcher, now, public_only) for item in due)
+        )
         full_texts.save(store, source.id, tried)
         records.update((record.key, record) for record in tried)
         log.debug(
@@ -119,6 +130,20 @@ def retries_due(store: Store, source: Source, now: datetime) -> set[str]:
     """Keys of the source's stored entries whose article page is due to be tried again: a poll
     reads and normalizes them again, though the feed did not change them, to give them the page."""
     return set(full_texts.retries_due(store, source.id, now)) if source.full_text else set()
+
+
+def give_up_absent(store: Store, source: Source, keys: list[str]) -> None:
+    """Give up (FAILED) the retries of the source's entries not among `keys`, those of the
+    document a poll just read: no later poll reads them to retry them, and a due retry would keep
+    every poll of the source from skipping an unchanged document until retention pruned the entry."""
+    if not source.full_text:
+        return
+    present = set(keys)
+    left = [record for record in full_texts.retrying(store, source.id) if record.key not in present]
+    for record in left:
+        record.status, record.next_try_at = FAILED, None
+        record.error = f"{record.error}; not tried again: the entry left the feed"
+    full_texts.save(store, source.id, left)
 
 
 def _due(item: Item, record: FullText | None, stored: set[str], now: datetime) -> bool:
@@ -144,36 +169,15 @@ def _with_full_text(item: Item, record: FullText | None) -> Item:
     )
 
 
-def _fetchable(item: Item, source: Source) -> bool:
-    """Whether the item's link may be fetched: http(s), and on an internal address only for a
-    source on one too."""
-    if not item.link or not is_web_url(item.link):
-        return False
-    if _internal(item.link) and not _internal(source.url):
-        log.debug(
-            "full text: not fetching %s, an internal address", item.link, extra={"source_id": source.id}
-        )
-        return False
-    return True
-
-
-def _internal(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return not ipaddress.ip_address(host).is_global
-    except ValueError:  # a host name
-        return False
-
-
-async def _attempt(item: Item, previous: FullText | None, fetcher: Fetcher, now: datetime) -> FullText:
+async def _attempt(
+    item: Item, previous: FullText | None, fetcher: Fetcher, now: datetime, public_only: bool
+) -> FullText:
     """Fetch and extract one item's page; the outcome as a record to store."""
-    assert item.link is not None  # _fetchable
+    assert item.link is not None  # complete() picks items with a link
     attempts = (previous.attempts if previous else 0) + 1
     record = FullText(key=item.key, link=item.link, status=KEPT, attempts=attempts, tried_at=now)
     try:
-        result = await fetcher.fetch(item.link)
+        result = await fetcher.fetch(item.link, accept=PAGE_ACCEPT, public_only=public_only)
         content, text = await _extract(_page(result), result.url)
     except FetchError as error:
         record.error = str(error)

@@ -108,6 +108,7 @@ async def refresh(
     except ParseError as e:
         return _failed(store, source, state, e, cadence, now, started)
     _warn(source, document, result.url)
+    fulltext.give_up_absent(store, source, [entry.key for entry in document.entries])
     fresh = _fresh(store, source, document, now)
     try:
         prepared = await workers.run(prepare.prepare, fresh, source, now) if fresh else []

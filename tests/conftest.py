@@ -40,9 +40,13 @@ Handler = Callable[[Request], Response]
 
 
 class FeedServer:
-    """Routes paths to canned responses or handlers, and records every request it receives."""
+    """Routes paths to canned responses or handlers, and records every request it receives.
 
-    def __init__(self) -> None:
+    `host` is a loopback address (all of 127.0.0.0/8 is on the loopback interface).
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.routes: dict[str, Response | Handler] = {}
         self.requests: list[Request] = []
         self._lock = threading.Lock()
@@ -76,7 +80,7 @@ class FeedServer:
             do_GET = _answer
             do_HEAD = _answer
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd = ThreadingHTTPServer((host, 0), _Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         # A short poll interval makes shutdown quick; the default 0.5 s adds up over many tests.
@@ -85,7 +89,7 @@ class FeedServer:
         )
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def serve(
         self, path: str, body: bytes | str, content_type: str = "application/rss+xml", **headers: str
@@ -101,15 +105,19 @@ class FeedServer:
             return [r for r in self.requests if r.path == path]
 
 
-@pytest.fixture
-def feed_server() -> Iterator[FeedServer]:
-    server = FeedServer()
+def serving(host: str = "127.0.0.1") -> Iterator[FeedServer]:
+    server = FeedServer(host)
     server.thread.start()
     try:
         yield server
     finally:
         server.httpd.shutdown()
         server.httpd.server_close()
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    yield from serving()
 
 
 @pytest.fixture

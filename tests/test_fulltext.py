@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, Response
+from conftest import FIXTURES, Response, serving
 from test_daemon import Daemon, daemons, wait_for  # noqa: F401 - the daemons fixture
 
-from aggregator import config, fulltext
+from aggregator import config, fulltext, network
 from aggregator.cli import main
 from aggregator.errors import ConfigError
 from aggregator.fetch import Fetcher
@@ -88,6 +88,26 @@ def site(feed_server):
     release.set()
 
 
+@pytest.fixture
+def public_server(monkeypatch):
+    """A feed server on 127.0.0.2 playing a host on the internet: the address policy takes
+    127.0.0.2 as public, the rest of 127.0.0.0/8 (feed_server's 127.0.0.1) stays internal."""
+    internal = network.internal
+    monkeypatch.setattr(
+        network, "internal", lambda address: str(address) != "127.0.0.2" and internal(address)
+    )
+    yield from serving("127.0.0.2")
+
+
+def full_texts(tmp_path: Path) -> dict[str, tuple[str, str | None]]:
+    """link -> (status, error) of every article page tried."""
+    with sqlite3.connect(tmp_path / "test.db") as conn:
+        return {
+            link: (status, error)
+            for link, status, error in conn.execute("SELECT link, status, error FROM full_texts")
+        }
+
+
 def test_poll_publishes_the_article_body_without_boilerplate(tmp_path, site, capsys):
     path = write_config(tmp_path, site.url("/feed.xml"), timeout="1s")
     assert poll(path) == 0
@@ -130,6 +150,11 @@ def test_each_page_is_fetched_once_across_polls(tmp_path, site):
     for _ in range(3):
         assert poll(path) == 0
     assert len(site.requests_to("/feed.xml")) == 3
+    # Pages are asked for as HTML; the feed as a feed.
+    assert site.requests_to("/blog/2021/rust-154.html")[0].headers["accept"] == (
+        "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
+    )
+    assert site.requests_to("/feed.xml")[0].headers["accept"].startswith("application/rss+xml")
     for page in ("/news/zh/149058.html", "/blog/2021/rust-154.html", *(f"/articles/{h}" for h in HOSTILE)):
         assert len(site.requests_to(page)) == 1, page
     assert "飞桨已凝聚" in published(tmp_path)["149058.html"]["content_html"]  # kept on every poll
@@ -232,6 +257,82 @@ def test_stored_items_and_internal_links_of_a_public_source_are_not_fetched(tmp_
     local.write_text(rss(feed_server.url("/post?local")), encoding="utf-8")
     assert poll(write_config(other, str(local))) == 0
     assert not [r for r in feed_server.requests if "local" in r.path]
+
+
+def test_a_public_page_redirecting_into_our_network_is_refused(tmp_path, feed_server, public_server):
+    feed_server.serve(
+        "/metrics", "<html><body><p>" + "secret_metric 42. " * 50 + "</p></body></html>", "text/html"
+    )
+    public_server.routes["/moved"] = Response(302, b"", {"Location": feed_server.url("/metrics")})
+    public_server.routes["/metadata"] = Response(
+        302, b"", {"Location": "http://169.254.169.254/latest/meta-data/"}
+    )
+    public_server.routes["/mapped"] = Response(
+        302, b"", {"Location": f"http://[::ffff:127.0.0.1]:{feed_server.port}/metrics"}
+    )
+    public_server.serve("/post", EN_PAGE, "text/html")
+    links = [public_server.url(p) for p in ("/moved", "/metadata", "/mapped", "/post")]
+    public_server.serve("/feed.xml", rss(*links))
+    assert poll(write_config(tmp_path, public_server.url("/feed.xml"))) == 0
+
+    assert feed_server.requests == []  # nothing reached the internal server
+    items = published(tmp_path)
+    for name in ("moved", "metadata", "mapped"):  # the feed's summary stays
+        assert items[name]["content_html"] == SUMMARY
+        status, error = full_texts(tmp_path)[public_server.url(f"/{name}")]
+        assert status == "kept" and "inside our network" in error  # refused, not tried and timed out
+    assert "WebAssembly intrinsics" in items["post"]["content_html"]  # a public page still works
+
+
+SPELLINGS = ("127.1", "2130706433", "0x7f.1", "0177.0.0.1", "localhost", "[::ffff:127.0.0.1]")
+
+
+def test_loopback_spelled_as_a_host_name_is_refused_for_a_public_source(tmp_path, feed_server):
+    feed_server.serve("/post", EN_PAGE, "text/html")
+    links = [f"http://{host}:{feed_server.port}/post?{n}" for n, host in enumerate(SPELLINGS)]
+    local = tmp_path / "feed.xml"  # a local file is not on our network: its links are held to public
+    local.write_text(rss(*links), encoding="utf-8")
+    assert poll(write_config(tmp_path, str(local))) == 0
+    assert feed_server.requests == []
+    assert {status for status, _ in full_texts(tmp_path).values()} == {"kept"}
+    assert all(item["content_html"] == SUMMARY for item in published(tmp_path).values())
+
+    # The other side: a source on our network may have its internal links fetched, however spelled
+    # (those aiohttp accepts: it refuses the all-digit legacy forms as invalid URLs).
+    other = tmp_path / "loopback"
+    other.mkdir()
+    feed_server.serve(
+        "/feed.xml",
+        rss(*(f"http://{host}:{feed_server.port}/post?{host}" for host in ("0x7f.1", "localhost"))),
+    )
+    assert poll(write_config(other, feed_server.url("/feed.xml"))) == 0
+    assert (
+        len(feed_server.requests_to("/post?0x7f.1")) == len(feed_server.requests_to("/post?localhost")) == 1
+    )
+    assert {status for status, _ in full_texts(other).values()} == {"ok"}
+
+
+def test_a_due_retry_of_an_entry_that_left_the_feed_does_not_force_parses(tmp_path, feed_server):
+    feed_server.routes["/post"] = Response(503, b"busy")
+    feed_server.serve("/other", EN_PAGE, "text/html")
+    feed_server.serve("/feed.xml", rss(feed_server.url("/post")))
+    source = Source("site", feed_server.url("/feed.xml"), full_text=True)
+    start = datetime(2024, 5, 1, tzinfo=UTC)
+
+    async def run(store, at):
+        async with Fetcher(timeout=5) as fetcher:
+            return await refresh(source, fetcher, store, now=at)
+
+    with Store(tmp_path / "test.db") as store:
+        store.sync_sources([source])
+        asyncio.run(run(store, start))  # the page failed: a retry in an hour
+        feed_server.serve("/feed.xml", rss(feed_server.url("/other")))  # and the entry left the feed
+        asyncio.run(run(store, start + timedelta(minutes=10)))
+        for hours in (2, 3):  # the retry would be due: the unchanged document is still skipped
+            assert asyncio.run(run(store, start + timedelta(hours=hours))).status == NOT_MODIFIED
+    assert len(feed_server.requests_to("/post")) == 1
+    status, error = full_texts(tmp_path)[feed_server.url("/post")]
+    assert status == "failed" and "left the feed" in error
 
 
 def test_the_daemon_publishes_the_full_text(tmp_path, feed_server, daemons):  # noqa: F811

@@ -17,6 +17,7 @@ from multidict import CIMultiDict
 from websub_hub import sign
 
 from aggregator import config as config_module
+from aggregator import network
 from aggregator.errors import ConfigError
 from aggregator.fetch import Fetcher
 from aggregator.models import Source, Story, Topic
@@ -333,6 +334,70 @@ def test_verification_of_intent(store):
             assert response.status == 410
 
     asyncio.run(run())
+
+
+def test_an_unreadable_or_huge_lease_is_taken_in_bounds(store):
+    row = asked(store)
+
+    async def run() -> None:
+        async with callback_client(store, []) as client:
+            query = {"hub.mode": "subscribe", "hub.topic": row.topic, "hub.challenge": "c"}
+            for lease, granted in (("²", subscriber.LEASE_SECONDS), ("9" * 40, subscriber.MAX_LEASE_SECONDS)):
+                response = await client.get(
+                    f"/websub/{row.token}", params={**query, "hub.lease_seconds": lease}
+                )
+                assert (response.status, await response.text()) == (200, "c")
+                [active] = table.subscriptions(store)
+                assert active.lease_seconds == granted
+                assert active.expires_at - active.verified_at == timedelta(seconds=granted)
+
+    asyncio.run(run())
+
+
+def test_a_hub_inside_our_network_is_asked_only_for_a_source_there_too(tmp_path, monkeypatch):
+    # 127.0.0.2 plays a host on the internet; 127.0.0.1 is inside our network.
+    internal = network.internal
+    monkeypatch.setattr(
+        network, "internal", lambda address: str(address) != "127.0.0.2" and internal(address)
+    )
+    asked: list[str] = []
+
+    async def hub(request: web.Request) -> web.Response:
+        asked.append((await request.post())["hub.topic"])
+        return web.Response(status=202)
+
+    async def run() -> dict[str, table.Subscription]:
+        inside_app, outside_app = web.Application(), web.Application()
+        inside_app.router.add_post("/", hub)
+        async with TestServer(inside_app, host="127.0.0.1") as inside:
+
+            async def moved(request: web.Request) -> web.Response:
+                return web.Response(status=307, headers={"Location": str(inside.make_url("/"))})
+
+            outside_app.router.add_post("/", moved)
+            async with TestServer(outside_app, host="127.0.0.2") as outside:
+                hubs = {  # source id -> (its URL, the hub its feed names)
+                    "public": ("http://127.0.0.2:9/feed", str(inside.make_url("/"))),
+                    "moved": ("http://127.0.0.2:9/feed", str(outside.make_url("/"))),
+                    "lan": ("http://127.0.0.1:9/feed", str(inside.make_url("/"))),
+                }
+                with Store(tmp_path / "db.sqlite") as store:
+                    store.sync_sources([Source(sid, url) for sid, (url, _) in hubs.items()])
+                    for sid, (url, hub_url) in hubs.items():
+                        found = PollOutcome(
+                            sid, OK, hubs=(hub_url,), self_url=f"https://news.example.com/{sid}"
+                        )
+                        subscriber.discovered(store, Source(sid, url), found, PUBLIC, NOW)
+                    async with Fetcher(timeout=5) as fetcher:
+                        await subscriber.send_requests(store, fetcher)
+                    return {row.source_id: row for row in table.subscriptions(store)}
+
+    rows = asyncio.run(run())
+    assert asked == ["https://news.example.com/lan"]  # a source on our network may use a hub there
+    for sid in ("public", "moved"):  # a public source's feed may not, directly or by a redirect
+        assert rows[sid].state == "off" and rows[sid].next_attempt_at is None
+        assert "inside our network" in rows[sid].reason
+    assert rows["lan"].state == "pending" and rows["lan"].requested_at is not None
 
 
 def test_a_subscription_never_requested_is_not_verified(store):

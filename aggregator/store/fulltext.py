@@ -20,15 +20,25 @@ def load(store: Store, source_id: str, keys: list[str]) -> dict[str, FullText]:
     found: dict[str, FullText] = {}
     for chunk in _chunks(keys, 500):
         marks = ",".join("?" * len(chunk))
-        for row in store.db.execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM full_texts WHERE source_id = ? AND key IN ({marks})",
-            [source_id, *chunk],
-        ):
-            record = FullText(**dict(zip(_COLUMNS, row, strict=True)))
-            record.tried_at = _parse_time(row[4])
-            record.next_try_at = _parse_time(row[8])
-            found[record.key] = record
+        found.update(
+            (r.key, r) for r in _select(store, f"source_id = ? AND key IN ({marks})", [source_id, *chunk])
+        )
     return found
+
+
+def retrying(store: Store, source_id: str) -> list[FullText]:
+    """The outcomes of this source's entries whose article page is to be tried again."""
+    return _select(store, "source_id = ? AND status = 'retry'", [source_id])
+
+
+def _select(store: Store, where: str, params: list[str]) -> list[FullText]:
+    records = []
+    for row in store.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM full_texts WHERE {where}", params):
+        record = FullText(**dict(zip(_COLUMNS, row, strict=True)))
+        record.tried_at = _parse_time(row[4])
+        record.next_try_at = _parse_time(row[8])
+        records.append(record)
+    return records
 
 
 def save(store: Store, source_id: str, records: Iterable[FullText]) -> None:

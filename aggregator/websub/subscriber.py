@@ -5,7 +5,9 @@ Spec: https://www.w3.org/TR/websub/ (W3C Recommendation, 23 January 2018). In or
 1. Discovery (4): a poll's document names its hubs and its self URL, the topic (parse/links.py).
    `discovered` keeps one subscription per source in line with them: a new hub or topic means a
    new subscription and the old one ended; a feed that stops naming a hub is unsubscribed. An
-   https hub is preferred (8.2); one hub is enough.
+   https hub is preferred (8.2); one hub is enough. The feed names the hub, so a hub on an
+   internal address (network.py) is asked only for a source on one too; for any other source
+   the request is refused before connecting, redirects included, and the subscription is off.
 2. Subscription (5.1): the daemon POSTs hub.mode=subscribe, hub.topic, hub.callback (our
    server.public_url + "websub/" + a random token: an unguessable capability URL, one per
    subscription), hub.secret (random, per subscription) and hub.lease_seconds to the hub.
@@ -45,6 +47,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from .. import network
 from ..config import Config
 from ..errors import AggregatorError, FetchError
 from ..fetch import Fetcher
@@ -58,6 +61,7 @@ log = logging.getLogger(__name__)
 
 CALLBACK_PREFIX = "websub/"  # callback URL: server.public_url + CALLBACK_PREFIX + token
 LEASE_SECONDS = 10 * 86400  # asked for; what 8.2 calls a good default ("10 days")
+MAX_LEASE_SECONDS = 365 * 86400  # a longer lease granted is taken as this (renewed within a year)
 RENEW_AT = 0.85  # of the granted lease
 VERIFY_WAIT = timedelta(minutes=10)  # a hub that took a request but never verified it is asked again
 RETRY_FIRST, RETRY_MAX = 60.0, 6 * 3600.0  # seconds before retrying a failed request, doubling
@@ -189,10 +193,15 @@ async def _request(store: Store, fetcher: Fetcher, row: Subscription) -> None:
     fields = [("hub.callback", row.callback), ("hub.mode", mode), ("hub.topic", row.topic)]
     if mode == "subscribe":
         fields += [("hub.secret", row.secret), ("hub.lease_seconds", str(LEASE_SECONDS))]
+    # The hub's URL came from the feed: it may be inside our network only if the source is too.
+    public_only = not await network.on_internal_network(store.source_state(row.source_id).url or "")
     try:
-        await fetcher.post_form(row.hub, fields)
+        await fetcher.post_form(row.hub, fields, public_only=public_only)
     except FetchError as e:
-        _failed(store, row, mode, str(e), sent_at)
+        if e.reason == "internal":
+            _refused(store, row, mode, str(e))
+        else:
+            _failed(store, row, mode, str(e), sent_at)
     else:
         log.info(
             "source %s: asked %s to %s %s",
@@ -220,6 +229,23 @@ def _failed(store: Store, row: Subscription, mode: str, error: str, sent_at: dat
         "source %s: %s request to WebSub hub %s failed; retrying with backoff: %s",
         row.source_id,
         mode,
+        row.hub,
+        error,
+        extra={"source_id": row.source_id, "hub": row.hub, "mode": mode},
+    )
+
+
+def _refused(store: Store, row: Subscription, mode: str, error: str) -> None:
+    """The hub is on an internal address and the source is not: nothing was sent, and nothing
+    will be; the subscription is off (forgotten, if it was ending) until the feed names another hub."""
+    if mode == "unsubscribe":
+        table.delete_subscription(store, row.token)
+    else:
+        row.state, row.next_attempt_at, row.reason = OFF, None, f"the hub is refused: {error}"
+        table.save_subscription(store, row)
+    log.warning(
+        "source %s: WebSub hub %s is refused: %s",
+        row.source_id,
         row.hub,
         error,
         extra={"source_id": row.source_id, "hub": row.hub, "mode": mode},
@@ -365,8 +391,10 @@ def status(store: Store, source_ids: list[str]) -> dict[str, dict]:
 
 def _activate(row: Subscription, lease: str | None, now: datetime) -> None:
     """The hub verified our subscribe request with this hub.lease_seconds (required of it; an
-    absent or unreadable value is taken as the lease we asked for)."""
-    seconds = int(lease) if lease and lease.isdigit() and int(lease) > 0 else LEASE_SECONDS
+    absent or unreadable value is taken as the lease we asked for, one past MAX_LEASE_SECONDS as that)."""
+    # isascii: str.isdigit() also holds for digits such as '²' that int() refuses.
+    readable = bool(lease) and lease.isascii() and lease.isdigit() and int(lease) > 0
+    seconds = min(int(lease), MAX_LEASE_SECONDS) if readable else LEASE_SECONDS
     row.state, row.reason, row.attempts = ACTIVE, None, 0
     row.lease_seconds, row.verified_at = seconds, now
     row.expires_at = now + timedelta(seconds=seconds)
