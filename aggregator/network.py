@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import time
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -57,14 +58,34 @@ def public_socket(addr_info: tuple) -> socket.socket:
     return socket.socket(family, type_, proto)
 
 
+ANSWER_SECONDS = 3600.0  # how long on_internal_network keeps its answer for a host
+MAX_ANSWERS = 100_000
+_answers: dict[str, tuple[bool, float]] = {}  # host -> (answer, until when, time.monotonic)
+
+
 async def on_internal_network(url: str) -> bool:
     """Whether `url` is an http(s) URL whose host is, or resolves only to, internal addresses: a
-    source there may have its feed's links and hubs inside our network fetched too."""
+    source there may have its feed's links and hubs inside our network fetched too.
+
+    Answers are kept for ANSWER_SECONDS per host: every poll asks, and a second resolution of
+    each source's host per poll would double the DNS traffic.
+    """
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return False
+    kept = _answers.get(parts.hostname)
+    if kept is not None and kept[1] > time.monotonic():
+        return kept[0]
+    answer = await _resolves_inward(parts.hostname)
+    if len(_answers) >= MAX_ANSWERS:
+        _answers.clear()
+    _answers[parts.hostname] = (answer, time.monotonic() + ANSWER_SECONDS)
+    return answer
+
+
+async def _resolves_inward(hostname: str) -> bool:
     try:
-        found = await asyncio.get_running_loop().getaddrinfo(parts.hostname, None, type=socket.SOCK_STREAM)
+        found = await asyncio.get_running_loop().getaddrinfo(hostname, None, type=socket.SOCK_STREAM)
         addresses = {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in found}
     except (OSError, ValueError):  # unresolvable: nothing to allow
         return False

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import blake2b
 
-from . import fulltext, prepare
+from . import fulltext, network, prepare
 from .cadence import Cadence, needs_full_fetch
 from .config import PollingConfig
 from .dedup import Fingerprint
@@ -80,6 +80,8 @@ async def refresh(
             url,
             etag=None if full else state.etag,
             last_modified=None if full else state.last_modified,
+            # A source on the public internet cannot redirect us into our own network.
+            public_only=not await network.on_internal_network(url),
         )
     except FetchError as e:
         return _failed(store, source, state, e, cadence, now, started)

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from aggregator import network
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # Longer property runs for tests/test_fuzz.py (CI runs 200 examples per property):
@@ -135,3 +137,11 @@ def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_network_answers() -> Iterator[None]:
+    """network.on_internal_network keeps answers per host for an hour; each test starts afresh
+    (some make a loopback address count as public)."""
+    network._answers.clear()
+    yield
