@@ -31,6 +31,7 @@ class SourceState:
 
     source_id: str
     url: str | None = None  # the URL to poll: the configured one, or where a 301/308 moved it
+    moved_from: str | None = None  # the URL polled, when this poll's 301/308 set `url` (not stored)
     etag: str | None = None
     last_modified: str | None = None
     last_status: int | None = None

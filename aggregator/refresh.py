@@ -93,7 +93,7 @@ async def refresh(
             result.permanent_redirect,
             extra={"source_id": source.id, "url": result.permanent_redirect},
         )
-        state.url = result.permanent_redirect
+        state.moved_from, state.url = url, result.permanent_redirect
     state.last_status = result.status
     body_hash = None if result.not_modified else document_hash(result.body, source, max_items)
     same_bytes = body_hash == state.body_hash and not full and not fulltext.retries_due(store, source, now)
@@ -155,8 +155,7 @@ async def receive(
     """
     now = now or datetime.now(UTC)
     started = time.monotonic()
-    state = store.source_state(source.id)
-    url = state.url or source.url
+    url = store.source_state(source.id).url or source.url
     try:
         document = prepare.read(body, headers, url, source, max_items)
     except ParseError as e:
@@ -165,7 +164,9 @@ async def receive(
     _warn(source, document, url)
     prepared = prepare.prepare(_fresh(store, source, document, now), source, now)
     prepared = await _with_full_text(source, prepared, fetcher, store, now)
-    saved = _save(source, state, document, prepared, store, now)
+    # A poll may have saved the source's state while the article pages were fetched: a push
+    # writes none (its state would be the one read before).
+    saved = _save(source, SourceState(source.id), document, prepared, store, now, poll_state=False)
     return PollOutcome(source.id, OK, saved=saved, seconds=time.monotonic() - started)
 
 
@@ -217,11 +218,14 @@ def _save(
     prepared: list[Prepared],
     store: Store,
     now: datetime,
+    *,
+    poll_state: bool = True,
 ) -> SaveResult:
-    """Save the prepared items and the source's state, in one transaction."""
+    """Save the prepared items and the source's state (unless not `poll_state`: Store.save_poll),
+    in one transaction."""
     items = [item for item, _ in prepared]
     fingerprints = {item.key: found for item, found in prepared if found is not None}
-    saved = store.save_poll(state, items, now, fingerprints)
+    saved = store.save_poll(state, items, now, fingerprints, poll_state=poll_state)
     log.debug(
         "stored %s: %d items (%d new or changed), %d new, %d updated",
         source.id,
@@ -269,11 +273,19 @@ def _succeeded(
     state.next_check_at = cadence.after_success(source.interval, now, headers, state.ttl)
 
 
+def record_crash(
+    store: Store, source: Source, error: Exception, cadence: Cadence, now: datetime
+) -> PollOutcome:
+    """Record a poll that ended in an unexpected error (a bug) on the source's row as a failure,
+    with its back-off, so that the source is not polled again at once, over and over."""
+    return _failed(store, source, store.source_state(source.id), error, cadence, now, time.monotonic())
+
+
 def _failed(
     store: Store,
     source: Source,
     state: SourceState,
-    error: FetchError | ParseError,
+    error: Exception,
     cadence: Cadence,
     now: datetime,
     started: float,

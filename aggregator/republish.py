@@ -44,15 +44,14 @@ def republish(config: Config, store: Store, changed: list[str] | None) -> tuple[
     report = publish(store, topics, settings, changed)
     lines = [export.summary() for export in export_after_publish(store, topics, config.output, changed)]
     store.mark_published(changed)
-    lines += _ping_hub(config, store, settings, report)
-    delivered = deliver_webhooks(store, config.topics, settings, config.polling.user_agent)
+    lines += _ping_hub(config, store)
+    delivered = deliver_webhooks(store, config.topics, settings, report.chosen, config.polling.user_agent)
     return report, [*lines, delivered] if delivered else lines
 
 
-def _ping_hub(config: Config, store: Store, settings: PublishSettings, report: PublishReport) -> list[str]:
-    """Tell the WebSub hub which feeds the publish rewrote, with those earlier runs could not tell
-    it of. A failed ping stays queued for the next run or the daemon."""
-    publisher.queue_changed(store, settings, report.files)
+def _ping_hub(config: Config, store: Store) -> list[str]:
+    """Tell the WebSub hub which feeds the publish rewrote (it queued them), with those earlier
+    runs could not tell it of. A failed ping stays queued for the next run or the daemon."""
     hub = config.output.websub_hub
     if not hub or not publisher.pings_due(store):
         return []

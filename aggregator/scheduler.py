@@ -4,6 +4,8 @@ Scheduling state lives in the database, not in APScheduler: one short tick job a
 which sources are due and starts their polls, so a restart resumes every schedule exactly and a
 source that fell due while the daemon was down is polled once, soon after start. A poll batch
 logs one INFO line; topics touched by new or changed stories are republished on the next tick.
+A poll that crashes (a bug) is logged with its traceback and recorded as a failure of its source,
+with the same back-off, so it is neither lost in silence nor fetched again on every tick.
 
 WebSub (aggregator/websub/): the server also answers the callbacks of hubs that push sources'
 updates, and the tick starts subscription requests and hub pings in the background.
@@ -35,7 +37,7 @@ from .metrics import Metrics
 from .models import Source
 from .publish.selection import publish
 from .publish.static_site import export_after_publish
-from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, fetcher_for, refresh, workers_for
+from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, fetcher_for, record_crash, refresh, workers_for
 from .republish import settings_for
 from .serve import Health, make_app, start
 from .store import Store
@@ -198,7 +200,7 @@ class Daemon:
         try:
             async with self.fetcher:
                 scheduler.start()
-                courier = loop.create_task(self.courier.run(self.store), name="webhooks")
+                self.courier.start(self.store)
                 await self.stop_event.wait()
                 log.info("stopping: %d polls in flight", len(self.in_flight))
                 scheduler.shutdown(wait=False)
@@ -206,8 +208,7 @@ class Daemon:
                 await self.websub.stop()
                 if self.pending:
                     self._publish(self.pending)
-                courier.cancel()  # a delivery cut short is sent again after restart
-                await asyncio.gather(courier, return_exceptions=True)
+                await self.courier.stop()
         finally:
             self.workers.close()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -302,7 +303,6 @@ class Daemon:
                     max_items=self.config.polling.max_items_per_poll,
                     workers=self.workers,
                 )
-                self.websub.polled(source, outcome, datetime.now(UTC))
             except AggregatorError as e:  # the store failed: recorded nowhere else, so log it
                 # Nothing of this poll was saved, so the source stays due and its items are
                 # fetched again; new polls wait until then, so that a locked or full database
@@ -316,8 +316,11 @@ class Daemon:
                     extra={"source_id": source.id},
                 )
                 outcome = PollOutcome(source.id, FAILED, error=str(e))
+            except Exception as e:  # a bug: gather() in _log_batch would swallow it
+                outcome = self._crashed(source, e)
             else:
                 self.store_retry.succeeded()
+                self._discovered(source, outcome)
             finally:
                 self.in_flight.pop(source.id, None)
             batch.outcomes.append(outcome)
@@ -336,6 +339,31 @@ class Daemon:
         task = asyncio.get_running_loop().create_task(poll(), name=f"poll {source.id}")
         self.in_flight[source.id] = task
         return task
+
+    def _discovered(self, source: Source, outcome: PollOutcome) -> None:
+        """Follow the hubs a saved poll found; the poll stands whatever happens here."""
+        try:
+            self.websub.polled(source, outcome, datetime.now(UTC))
+        except AggregatorError as e:
+            log.warning(
+                "source %s: could not record its WebSub hubs: %s",
+                source.id,
+                e,
+                extra={"source_id": source.id},
+            )
+
+    def _crashed(self, source: Source, error: Exception) -> PollOutcome:
+        """A poll ended in an unexpected error: log its traceback and record it on the source's
+        row with the back-off of a failure, so the source is not fetched again on every tick."""
+        log.error("poll of %s crashed", source.id, exc_info=error, extra={"source_id": source.id})
+        try:
+            return record_crash(self.store, source, error, self.cadence, datetime.now(UTC))
+        except Exception as e:  # not even that could be saved: wait as for a failing store
+            delay = self.store_retry.failed()
+            log.error(
+                "poll of %s: the crash could not be recorded; polls resume in %.0fs: %s", source.id, delay, e
+            )
+            return PollOutcome(source.id, FAILED, error=str(error))
 
     async def _log_batch(self, batch: _Batch, tasks: list[asyncio.Task]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -371,15 +399,12 @@ class Daemon:
                 self.pending |= changed
             return
         self.publish_retry.succeeded()
-        self.courier.published()
+        if report.chosen is not None:  # None: nothing changed, nothing to announce
+            self.courier.published(self.store, report.chosen)
         try:
             self.store.mark_published(None if changed is None else list(changed))
         except AggregatorError as e:  # harmless: the next publish covers these ids again
             log.warning("could not record what was published: %s", e)
-        try:
-            self.websub.published(self.publish_settings, report.files)
-        except AggregatorError as e:  # the hub is not told of this change; the feeds are fine
-            log.warning("could not queue the WebSub hub pings: %s", e)
         self.metrics.publish_finished(time.monotonic() - started, len(report.topics))
         if report.topics:
             log.info("published %s", ", ".join(report.topics), extra={"topics": report.topics})

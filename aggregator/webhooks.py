@@ -1,9 +1,10 @@
 """Webhooks: a signed POST to a topic's receiver for each new story entering the topic.
 
-Announcing (`announce`, after each publish): the stories a topic's feed lists now
-(publish.selection.select) that the topic has not announced yet enter the outbox, the
-webhook_deliveries table, in the same transaction that marks them announced. Passed over
-silently, and never announced:
+Announcing (`announce`, after each publish): the stories a topic's feed lists, as the publish
+chose them (`Listed`: not chosen again later, when newer polls may have changed what the feeds
+would list), that the topic has not announced yet enter the outbox, the webhook_deliveries
+table, in the same transaction that marks them announced. Passed over silently, and never
+announced:
 
 - the stories a topic lists when its receiver is first seen (a webhook added to an existing
   topic, or given another URL, starts from there, without the backlog);
@@ -46,7 +47,6 @@ from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 
 import aiohttp
 
@@ -59,7 +59,7 @@ from .publish.jsonfeed import render
 from .publish.selection import select
 from .store import Store
 from .store import webhooks as outbox
-from .topics import CompiledTopic, compile_topics
+from .topics import compile_topics
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,10 @@ TIMEOUT = 10.0  # seconds for one POST, answer included
 LEASE = timedelta(seconds=60)  # longer than TIMEOUT: a live sender always finishes first
 RETRY_FIRST = timedelta(seconds=30)
 RETRY_MAX = timedelta(hours=1)
-MAX_ATTEMPTS = 10  # 30 s, 1, 2, 4 ... 32 min, then hourly: about four hours in all
+MAX_ATTEMPTS = 10  # waits of 30 s, 1, 2, 4 ... 32 min, then 1 h twice: about three hours in all
 BATCH = 50  # deliveries claimed at once
 IDLE = 60.0  # seconds the Courier sleeps at most (another process may have queued deliveries)
-ERROR_PAUSE = 30.0  # seconds before the Courier tries again after the store failed
+ERROR_PAUSE = 30.0  # seconds before the Courier tries again after the store failed, or restarts
 KEEP_FINISHED = timedelta(days=7)  # delivered and failed rows stay this long, for operators
 
 
@@ -89,38 +89,53 @@ class DeliveryReport:
         return f"webhooks: {self.delivered} delivered, {self.retrying} to retry, {self.failed} given up"
 
 
-def announce(store: Store, topics: Sequence[Topic], settings: PublishSettings, now: datetime) -> int:
-    """Queue a delivery for each story that entered a topic with a webhook since the last pass
-    (see the module docstring for what is passed over); return how many were queued."""
-    hooked = tuple(topic for topic in topics if topic.webhook)
-    receivers = {topic.id: topic.webhook.url for topic in hooked if topic.webhook}
+@dataclass
+class Listed:
+    """What one publish's feeds listed (topic id -> its stories), and the sources whose backlog
+    was not seen yet at that moment with their stories (see the module docstring)."""
+
+    chosen: dict[str, list[Story]]
+    sources: list[str] = field(default_factory=list)
+    backlog: set[str] = field(default_factory=set)
+
+
+def listed(store: Store, topics: Sequence[Topic], chosen: dict[str, list[Story]]) -> Listed:
+    """What a publish that chose `chosen` gives announce(), taken right after it: a source whose
+    first items arrive later is part of a later publish's backlog, not announced as news."""
+    if not any(topic.webhook for topic in topics):
+        return Listed(chosen)
+    return Listed(chosen, *outbox.new_backlogs(store))
+
+
+def announce(
+    store: Store, topics: Sequence[Topic], settings: PublishSettings, now: datetime, published: Listed
+) -> int:
+    """Queue a delivery for each story that entered a topic with a webhook, of those `published`
+    lists (see the module docstring for what is passed over); return how many were queued."""
+    receivers = {topic.id: topic.webhook.url for topic in topics if topic.webhook}
     baseline = outbox.new_receivers(store, receivers, now)
+    # A publish from before a reload may not list a topic added since: the next one does.
+    hooked = [topic for topic in topics if topic.webhook and topic.id in published.chosen]
     if not hooked:
         return 0
-    sources, backlog = outbox.new_backlogs(store)
-    chosen = select(store, _compiled(hooked), settings.max_items, now)
     announcements: list[outbox.Announcement] = []
     for topic in hooked:
         assert topic.webhook is not None
-        stories = chosen.get(topic.id, [])
+        stories = published.chosen[topic.id]
         fresh = outbox.unannounced(store, topic.id, [story.id for story in stories])
         for story in (story for story in stories if story.id in fresh):
             delivery = None
-            if topic.id not in baseline and story.id not in backlog:
+            if topic.id not in baseline and story.id not in published.backlog:
                 payload = _payload(topic, story, settings)
                 delivery = outbox.Delivery(uuid.uuid4().hex, topic.id, story.id, topic.webhook.url, payload)
             announcements.append(outbox.Announcement(topic.id, story.id, delivery))
-    outbox.record(store, {t: receivers[t] for t in baseline}, sources, announcements, now)
+    seen = {topic.id: receivers[topic.id] for topic in hooked if topic.id in baseline}
+    outbox.record(store, seen, published.sources, announcements, now)
     outbox.forget_finished(store, now - KEEP_FINISHED)
     queued = sum(a.delivery is not None for a in announcements)
     if queued:
         log.debug("webhooks: %d deliveries queued", queued, extra={"deliveries": queued})
     return queued
-
-
-@lru_cache(maxsize=4)
-def _compiled(topics: tuple[Topic, ...]) -> list[CompiledTopic]:
-    return compile_topics(list(topics))
 
 
 def _payload(topic: Topic, story: Story, settings: PublishSettings) -> str:
@@ -246,11 +261,19 @@ def session(user_agent: str | None = None) -> aiohttp.ClientSession:
 
 
 def after_publish(
-    store: Store, topics: Sequence[Topic], settings: PublishSettings, user_agent: str | None = None
+    store: Store,
+    topics: Sequence[Topic],
+    settings: PublishSettings,
+    chosen: dict[str, list[Story]] | None,
+    user_agent: str | None = None,
 ) -> DeliveryReport | None:
-    """For `aggregator poll` and `publish`: announce, then try each due delivery once (those
-    that fail wait for the next run, or for the daemon). None when nothing is pending."""
-    announce(store, topics, settings, datetime.now(UTC))
+    """For `aggregator poll` and `publish`: announce what the publish chose, then try each due
+    delivery once (those that fail wait for the next run, or for the daemon). None when nothing
+    is pending."""
+    hooked = [topic for topic in topics if topic.webhook]
+    if chosen is None and hooked:  # nothing changed, so the feeds list what select() gives now
+        chosen = select(store, compile_topics(hooked), settings.max_items)
+    announce(store, topics, settings, datetime.now(UTC), listed(store, topics, chosen or {}))
     if outbox.next_due(store) is None:
         return None
 
@@ -263,23 +286,46 @@ def after_publish(
 
 class Courier:
     """The daemon's deliverer: a task that announces after each publish and sends deliveries as
-    they fall due, without holding up the event loop."""
+    they fall due, without holding up the event loop. A bug that ends the task is logged with
+    its traceback and the task starts again after ERROR_PAUSE."""
 
     def __init__(self, user_agent: str | None = None) -> None:
         self.user_agent = user_agent
         self.topics: Sequence[Topic] = ()
         self.settings: PublishSettings | None = None
         self._wake = asyncio.Event()
-        self._announce = False
+        self._listed: list[Listed] = []  # publishes not announced yet, oldest first
+        self._task: asyncio.Task | None = None
+        self._restart: asyncio.TimerHandle | None = None
 
     def configure(self, topics: Sequence[Topic], settings: PublishSettings) -> None:
         """The topics and publish settings in force (at start and after a reload)."""
         self.topics, self.settings = topics, settings
 
-    def published(self) -> None:
-        """Topics were published: announce what entered them, and deliver."""
-        self._announce = True
+    def published(self, store: Store, chosen: dict[str, list[Story]]) -> None:
+        """A publish chose these stories: announce what entered the topics, and deliver."""
+        self._listed.append(listed(store, self.topics, chosen))
         self._wake.set()
+
+    def start(self, store: Store) -> None:
+        """Start delivering in the background, until stop()."""
+        self._restart = None
+        self._task = asyncio.get_running_loop().create_task(self.run(store), name="webhooks")
+        self._task.add_done_callback(lambda task: self._crashed(store, task))
+
+    async def stop(self) -> None:
+        """Stop delivering; a delivery cut short is sent again after restart."""
+        if self._restart is not None:
+            self._restart.cancel()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def _crashed(self, store: Store, task: asyncio.Task) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        log.error("webhooks crashed; starting again in %.0fs", ERROR_PAUSE, exc_info=task.exception())
+        self._restart = asyncio.get_running_loop().call_later(ERROR_PAUSE, self.start, store)
 
     async def run(self, store: Store) -> None:
         """Deliver until cancelled. What a killed daemon was sending is due again at once."""
@@ -293,9 +339,10 @@ class Courier:
                     if not released:  # only one daemon runs on a database (scheduler.DaemonLock)
                         outbox.release(store)
                         released = True
-                    if self._announce and self.settings is not None:
-                        self._announce = False
-                        announce(store, self.topics, self.settings, now)
+                    while self._listed and self.settings is not None:
+                        # Taken off only once announced: announcing twice queues nothing twice.
+                        announce(store, self.topics, self.settings, now, self._listed[0])
+                        self._listed.pop(0)
                     report = await deliver_due(store, self.topics, client, now)
                     if report:
                         log.info("%s", report, extra={"delivered": report.delivered})
@@ -303,7 +350,6 @@ class Courier:
                     if due is not None:
                         pause = min(IDLE, max(0.0, (due - datetime.now(UTC)).total_seconds()))
                 except AggregatorError as error:  # a locked or full database: try again later
-                    self._announce = True  # again: announcing twice queues nothing twice
                     log.error("webhooks paused for %.0fs: %s", ERROR_PAUSE, error)
                     pause = ERROR_PAUSE
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from aggregator.models import Item, Source, Topic
-from aggregator.publish.selection import forget_other_rules, scan, select
+from aggregator.publish.selection import RULES_KEPT_FOR, forget_unused_rules, scan, select
 from aggregator.store import Store
 from aggregator.topics import compile_topics
 
@@ -165,7 +165,8 @@ class MembershipMachine(RuleBasedStateMachine):
     @rule(topics=topic_sets())
     def edit_topics(self, topics: list[Topic]) -> None:
         self.topics = compile_topics(topics)
-        forget_other_rules(self.store, self.topics)  # as publish() does with the full list
+        # As publish() does, once the earlier rules have gone unused for long enough.
+        forget_unused_rules(self.store, self.topics, datetime.now(UTC) + 2 * RULES_KEPT_FOR)
 
     @rule(topics=topic_sets(), forget=st.booleans())
     def another_process(self, topics: list[Topic], forget: bool) -> None:
@@ -174,7 +175,7 @@ class MembershipMachine(RuleBasedStateMachine):
             theirs = compile_topics(topics)
             assert select(other, theirs, 50, self.clock) == scan(other, theirs, 50, self.clock)
             if forget:
-                forget_other_rules(other, theirs)
+                forget_unused_rules(other, theirs, datetime.now(UTC) + 2 * RULES_KEPT_FOR)
 
     @rule(max_items=st.sampled_from([1, 3, 50]), later=st.integers(0, 48))
     def select_later(self, max_items: int, later: int) -> None:
@@ -212,7 +213,9 @@ def test_membership_is_built_once_and_kept_by_triggers(tmp_path: Path) -> None:
         chosen = select(store, topics, 50, BASE)
         assert [s.id for s in chosen["ai"]] == [s.id for s in scan(store, topics, 50, BASE)["ai"]]
 
-        forget_other_rules(store, topics[1:])
+        forget_unused_rules(store, topics[1:], BASE)  # both used now: both kept
+        assert store.db.execute("SELECT count(*) FROM topic_rules").fetchone()[0] == 2
+        forget_unused_rules(store, topics[1:], BASE + RULES_KEPT_FOR + timedelta(seconds=1))
         assert store.db.execute("SELECT count(*) FROM topic_rules").fetchone()[0] == 1
         assert store.db.execute(count).fetchone()[0] == 6
 

@@ -129,7 +129,7 @@ def test_another_renderer_renders_every_topic(
     assert rendered == ["ai", "rust", "latest"]
 
 
-def test_edited_topics_are_published_and_their_old_rules_dropped(
+def test_edited_topics_are_published_and_their_old_rules_dropped_once_unused(
     store: Store, settings: PublishSettings, rendered: list[str]
 ) -> None:
     selection.publish(store, TOPICS, settings)
@@ -140,8 +140,81 @@ def test_edited_topics_are_published_and_their_old_rules_dropped(
     selection.publish(store, edited, settings)  # ... and the reload's full publish does it
     assert rendered == ["ai", "rust"]
     assert "数据库" in (settings.dir / "ai.json").read_text()
-    kept = {row[0] for row in store.db.execute("SELECT digest FROM topic_rules")}
-    assert kept == {t.digest for t in edited}
+    assert kept_rules(store) == {t.digest for t in TOPICS + edited}  # another process may use them
+    selection.forget_unused_rules(store, edited, datetime.now(UTC) + selection.RULES_KEPT_FOR / 2)
+    assert kept_rules(store) == {t.digest for t in TOPICS + edited}
+    selection.forget_unused_rules(store, edited, datetime.now(UTC) + selection.RULES_KEPT_FOR * 2)
+    assert kept_rules(store) == {t.digest for t in edited}
+
+
+def kept_rules(store: Store) -> set[str]:
+    return {row[0] for row in store.db.execute("SELECT digest FROM topic_rules")}
+
+
+def test_processes_with_other_topics_do_not_rebuild_each_others_membership(
+    store: Store, settings: PublishSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemon and an `aggregator publish` with an edited config share one database: each
+    builds its rules' membership once, not again at every publish of the other."""
+    edited = compile_topics([replace(TOPICS[0].topic, any=("数据库",))])
+    builds: list[int] = []
+    build = selection._build
+    monkeypatch.setattr(
+        selection, "_build", lambda s, m, building: builds.append(len(building)) or build(s, m, building)
+    )
+    for _ in range(2):
+        selection.publish(store, TOPICS, settings)
+        selection.publish(store, edited, settings)
+    assert builds == [3, 1]  # the daemon's three topics, then the edited one: never again
+    assert "数据库" in (settings.dir / "ai.json").read_text()
+
+
+HUB_SETTINGS = {"websub_hub": "https://hub.example/"}
+
+
+def owed_pings(store: Store) -> set[str]:
+    return {row[0] for row in store.db.execute("SELECT url FROM websub_pings")}
+
+
+def test_the_pings_of_rewritten_feeds_are_queued_by_the_publish(store: Store, tmp_path: Path) -> None:
+    settings = PublishSettings(tmp_path / "public", "http://127.0.0.1:8080/", **HUB_SETTINGS)
+    selection.publish(store, TOPICS, settings)
+    base = "http://127.0.0.1:8080/"
+    assert owed_pings(store) == {base + t.topic.id + f.suffix for t in TOPICS for f in feed.FORMATS}
+    store.db.execute("DELETE FROM websub_pings")
+    selection.publish(store, TOPICS, settings, edit(store, "2", "AI 编程助手", 2))
+    assert owed_pings(store) == {base + t + f.suffix for t in ("ai", "rust") for f in feed.FORMATS}
+    store.db.execute("DELETE FROM websub_pings")
+    selection.publish(store, TOPICS, PublishSettings(settings.dir, base), edit(store, "2", "Rust 1.79", 2))
+    assert owed_pings(store) == set()  # no hub configured: no ping owed
+
+
+def test_a_publish_cut_short_still_owes_the_pings_of_what_it_wrote(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A later group of topics cannot be written (a full disk): the retry finds the first group's
+    fingerprints recorded and rewrites nothing there, so its pings must be owed already."""
+    settings = PublishSettings(tmp_path / "public", "http://127.0.0.1:8080/", **HUB_SETTINGS)
+    selection.publish(store, TOPICS, settings)
+    store.db.execute("DELETE FROM websub_pings")
+    monkeypatch.setattr(selection, "TOPICS_PER_WRITE", 1)
+    real = selection.write_outputs
+    calls: list[str] = []
+
+    def full_disk_on_the_second_group(directory: Path, outputs: dict[str, bytes]) -> list[Path]:
+        calls.append(next(iter(outputs)))
+        if len(calls) == 2:
+            raise PublishError("cannot write rust.xml: No space left on device")
+        return real(directory, outputs)
+
+    monkeypatch.setattr(selection, "write_outputs", full_disk_on_the_second_group)
+    changed = edit(store, "1", "AI 芯片 Rust 版", 1)  # changes ai and latest, joins rust
+    with pytest.raises(PublishError):
+        selection.publish(store, TOPICS, settings, changed)
+    assert {url.rsplit("/", 1)[1] for url in owed_pings(store)} == {"ai.xml", "ai.atom", "ai.json"}
+    store.db.execute("DELETE FROM websub_pings")  # sent meanwhile
+    selection.publish(store, TOPICS, settings, changed)  # the retry
+    assert {url.rsplit("/", 1)[1].split(".")[0] for url in owed_pings(store)} == {"rust", "latest"}
 
 
 def test_write_outputs_names_the_file_it_could_not_write(tmp_path: Path) -> None:

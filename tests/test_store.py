@@ -229,3 +229,34 @@ def test_old_tombstones_are_forgotten(store):
     store.prune(NOW + timedelta(days=91), max_age=90 * 86400)
     store.prune(NOW + timedelta(days=91 + 91), max_age=90 * 86400)
     assert store.db.execute("SELECT count(*) FROM tombstones").fetchone()[0] == 0
+
+
+def test_a_poll_started_before_a_reload_does_not_write_back_the_old_url(store):
+    """SIGHUP gave source a another URL while a poll of the old one ran: the poll's items are
+    kept, its state (about the old URL) is not, and the new URL is polled at once."""
+    polling = store.source_state("a")
+    store.sync_sources([Source("a", "https://a.example/new-rss", "Source A")])
+    polling.etag, polling.next_check_at = '"old"', NOW + timedelta(hours=1)
+    assert len(store.save_poll(polling, [make_item("a", "g1", "x.org/1")], NOW).new) == 1
+    state = store.source_state("a")
+    assert state.url == "https://a.example/new-rss"
+    assert state.etag is None and store.due_sources(NOW, ["a"], 10) == ["a"]
+    # A permanent redirect of the old URL does not replace the new one either ...
+    polling.moved_from, polling.url = polling.url, "https://a.example/moved"
+    store.save_state(polling)
+    assert store.source_state("a").url == "https://a.example/new-rss"
+    # ... but one of the URL the row names does.
+    state.moved_from, state.url, state.etag = state.url, "https://a.example/moved", '"new"'
+    store.save_state(state)
+    assert (store.source_state("a").url, store.source_state("a").etag) == ("https://a.example/moved", '"new"')
+
+
+def test_saving_a_push_leaves_the_sources_row_alone(store):
+    polled = store.source_state("a")
+    polled.etag, polled.error_streak, polled.next_check_at = '"e"', 2, NOW + timedelta(hours=1)
+    store.save_state(polled)
+    pushed = store.save_poll(
+        store.source_state("a"), [make_item("a", "g1", "x.org/1")], NOW, poll_state=False
+    )
+    assert len(pushed.new) == 1
+    assert store.source_state("a") == polled

@@ -298,3 +298,52 @@ def test_webhook_config_errors_are_located(tmp_path, webhook, key, words):
     with pytest.raises(ConfigError) as caught:
         config.load(path)
     assert f"{path}:4: {key}: " in str(caught.value) and words in str(caught.value)
+
+
+def test_what_is_announced_is_what_the_publish_listed(tmp_path):
+    """Polls that end after a publish, before the Courier announces it, are not announced with
+    it (no published feed lists them yet), and a source first seen after it keeps its backlog
+    unannounced."""
+    from aggregator.models import Item, Source, Topic, Webhook
+    from aggregator.publish import PublishSettings
+    from aggregator.publish.selection import publish
+    from aggregator.topics import compile_topics
+
+    topics = [Topic("ai", "AI", any=("AI",), webhook=Webhook("http://127.0.0.1:1/hook", SECRET))]
+    compiled = compile_topics(topics)
+    settings = PublishSettings(tmp_path / "public", "http://127.0.0.1:8080/")
+    now = datetime.now(UTC)
+
+    def poll(store: Store, source_id: str, title: str) -> list[str]:
+        link = f"https://news.example.com/{title.replace(' ', '-')}"
+        item = Item(source_id, link, link, link.removeprefix("https://"), title, None, now, None,
+                    f"<p>{title}</p>", title, (), None, title)  # fmt: skip
+        return store.save_poll(store.source_state(source_id), [item], now).changed
+
+    def announced(store: Store) -> list[str]:
+        return [row[0] for row in store.db.execute("SELECT i.title FROM webhook_deliveries d "
+                "JOIN stories s ON s.id = d.story_id JOIN items i ON i.id = s.item_id ORDER BY i.title")]  # fmt: skip
+
+    with Store(tmp_path / "test.db") as store:
+        store.sync_sources([Source("a", "https://a.example/rss")])
+        poll(store, "a", "AI one")  # a's backlog
+        report = publish(store, compiled, settings)
+        assert (
+            webhooks.announce(store, topics, settings, now, webhooks.listed(store, topics, report.chosen))
+            == 0
+        )
+
+        report = publish(store, compiled, settings, poll(store, "a", "AI two"))
+        listed = webhooks.listed(store, topics, report.chosen)  # as the daemon hands it to the Courier
+        poll(store, "a", "AI three")  # polls end before the Courier wakes
+        store.sync_sources([Source("a", "https://a.example/rss"), Source("b", "https://b.example/rss")])
+        poll(store, "b", "AI four")  # b's backlog
+        assert webhooks.announce(store, topics, settings, now, listed) == 1
+        assert announced(store) == ["AI two"]
+
+        report = publish(store, compiled, settings)
+        assert (
+            webhooks.announce(store, topics, settings, now, webhooks.listed(store, topics, report.chosen))
+            == 1
+        )
+        assert announced(store) == ["AI three", "AI two"]

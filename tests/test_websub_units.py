@@ -18,6 +18,7 @@ from websub_hub import sign
 
 from aggregator import config as config_module
 from aggregator import network
+from aggregator import refresh as refresh_module
 from aggregator.errors import ConfigError
 from aggregator.fetch import Fetcher
 from aggregator.models import Source, Story, Topic
@@ -72,11 +73,6 @@ def test_without_a_hub_feeds_name_none(tmp_path):
     files = published(tmp_path, None)
     assert b'rel="hub"' not in files[".xml"] and b'rel="hub"' not in files[".atom"]
     assert "hubs" not in json.loads(files[".json"])
-
-
-def test_only_changed_topic_feeds_are_pinged():
-    files = [Path("/out/ai.xml"), Path("/out/ai.json"), Path("/out/index.html"), Path("/out/topics.opml")]
-    assert publisher.changed_feeds(files, BASE) == [BASE + "ai.json", BASE + "ai.xml"]
 
 
 # -- discovery -------------------------------------------------------------------------------------
@@ -454,15 +450,30 @@ def test_pushed_content_is_stored_like_a_poll(store):
     assert store.source_state("news").last_checked_at is None  # a push is not a poll
 
 
+def test_a_push_does_not_overwrite_the_state_a_poll_saved_meanwhile(store, monkeypatch):
+    """receive() awaits article pages (full_text); a poll that ends meanwhile saves the source's
+    state, and the push must not write back the state it read before."""
+    body = b'<rss version="2.0"><channel><title>t</title><item><guid>g1</guid><title>P</title></item></channel></rss>'
+    polled = store.source_state("news")
+
+    async def a_poll_ends_meanwhile(source, prepared, fetcher, store_, now):
+        polled.etag, polled.error_streak, polled.next_check_at = '"e"', 0, NOW + timedelta(hours=1)
+        store.save_state(polled)
+        return prepared
+
+    monkeypatch.setattr(refresh_module, "_with_full_text", a_poll_ends_meanwhile)
+    source = Source("news", "https://news.example.com/feed")
+    outcome = asyncio.run(refresh_module.receive(source, body, {}, store, None, now=NOW))
+    assert outcome.status == OK and len(outcome.saved.new) == 1
+    assert store.source_state("news") == polled
+
+
 # -- pings -----------------------------------------------------------------------------------------
 
 
-def test_failed_pings_are_retried_with_backoff_then_sent(store, tmp_path):
-    settings = PublishSettings(tmp_path, BASE, websub_hub="http://127.0.0.1:1/")
-    assert publisher.queue_changed(store, settings, [tmp_path / "ai.xml", tmp_path / "index.html"]) == 1
-    assert (
-        publisher.queue_changed(store, PublishSettings(tmp_path, BASE), [tmp_path / "x.xml"]) == 0
-    )  # no hub
+def test_failed_pings_are_retried_with_backoff_then_sent(store):
+    # Which feeds a publish queues: tests/test_publish_incremental.py.
+    table.queue_pings(store, [BASE + "ai.xml"], datetime.now(UTC))
 
     async def send(hub: str) -> tuple[int, int]:
         async with Fetcher(timeout=5) as fetcher:

@@ -14,9 +14,12 @@ store, instead of matching every story. select() keeps that membership up to dat
    result is what scan() (the plain scan of every story, kept as the reference and the fallback)
    gives at that moment.
 
-publish() also drops the rules of topics no longer configured. Rules are kept by digest, not by
-topic id, so processes with different configs on one database (a daemon and an `aggregator
-publish` run after an edit) keep each other's rules up to date instead of corrupting them.
+Rules are kept by digest, not by topic id, so processes with different configs on one database
+(a daemon and an `aggregator publish` run after an edit) keep each other's rules up to date
+instead of corrupting them. publish() records that it used its rules and drops those no publish
+has used for RULES_KEPT_FOR (topics removed or edited since): dropping every rules set not in this
+process's config would have a daemon and a CLI run with another config rebuild each other's
+membership at every publish, a scan of every story each time.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..models import Story
 from ..store import Store
+from ..store import websub as websub_table
 from ..store.membership import Membership, Rules
 from ..store.published import PublishedFeeds
 from ..topics import CompiledTopic, PreparedStory, compile_rules
@@ -45,6 +49,7 @@ ATTEMPTS = 3  # membership reads tried before scanning (another process kept dro
 # Topics rendered and written together: their 60 files are about one round of
 # atomic.replace_files, and all that a publish holds in memory at once, however many topics.
 TOPICS_PER_WRITE = 20
+RULES_KEPT_FOR = timedelta(days=1)  # unused rules sets are dropped after this (module docstring)
 
 # Kept rules of topics that are not this process's own (another config's), compiled once.
 _foreign_rules: dict[str, CompiledTopic] = {}
@@ -52,8 +57,13 @@ _foreign_rules: dict[str, CompiledTopic] = {}
 
 @dataclass
 class PublishReport:
+    """What a publish did. The WebSub hub's pings for the rewritten feeds are already queued."""
+
     topics: list[str] = field(default_factory=list)  # topics whose files were rewritten
     files: list[Path] = field(default_factory=list)
+    # topic id -> the stories its feeds list now (None: nothing changed, nothing was chosen),
+    # for the webhooks to announce exactly what the feeds list.
+    chosen: dict[str, list[Story]] | None = None
 
 
 def select(
@@ -100,12 +110,13 @@ def scan(
     return chosen
 
 
-def forget_other_rules(store: Store, topics: list[CompiledTopic]) -> None:
-    """Drop the kept membership of every rules set none of `topics` has (removed or edited topics)."""
+def forget_unused_rules(store: Store, topics: list[CompiledTopic], now: datetime) -> None:
+    """Record that `topics` use their rules sets at `now`, and drop the kept membership of every
+    rules set no publish has used for RULES_KEPT_FOR (module docstring)."""
     membership = Membership(store)
-    wanted = {t.digest for t in topics}
     with membership.transaction():
-        membership.forget([rules.id for rules in membership.rules() if rules.digest not in wanted])
+        membership.used([t.digest for t in topics], now)
+        membership.forget(membership.unused_since(now - RULES_KEPT_FOR))
 
 
 def _limit(compiled: CompiledTopic, max_items: int) -> int:
@@ -258,8 +269,8 @@ def publish(
     report = PublishReport()
     if changed is not None and not list(changed) and _all_published(settings, topics):
         return report  # nothing changed and nothing is missing: every file stands
-    forget_other_rules(store, topics)
-    chosen = select(store, topics, settings.max_items)
+    forget_unused_rules(store, topics, datetime.now(UTC))
+    chosen = report.chosen = select(store, topics, settings.max_items)
     built: dict[str, PublishedEntry] = {}  # shared by the topics that list the same story
     feeds = [build(t.topic, chosen[t.topic.id], settings, built) for t in topics]
     published = PublishedFeeds(store)
@@ -279,6 +290,20 @@ def publish(
         names = {path.name for path in written}
         report.files += written
         report.topics += [f.topic_id for f in group if any(f.topic_id + x.suffix in names for x in FORMATS)]
+        # The hub's pings are owed before the fingerprints say these files are written: a publish
+        # that fails after this (a later group, a static site) is retried, finds the fingerprints
+        # matching and rewrites nothing, so it could no longer tell the hub. A feed whose
+        # fingerprint is new is pinged even if an attempt cut short already wrote its files.
+        if settings.websub_hub:
+            pings = [
+                f.url(x)
+                for f in group
+                for x in FORMATS
+                if f.topic_id + x.suffix in names
+                or recorded.get(paths[f.topic_id]) != fingerprints[f.topic_id]
+            ]
+            if pings:
+                websub_table.queue_pings(store, pings, datetime.now(UTC))
         published.record({paths[f.topic_id]: fingerprints[f.topic_id] for f in group})
     if due or not _index_published(settings):
         report.files += write_outputs(settings.dir, index_outputs(feeds, settings))

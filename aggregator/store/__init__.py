@@ -220,10 +220,16 @@ class Store:
             "next_check_at": _format_time(state.next_check_at),
             "body_hash": state.body_hash,
         }
+        where, params = "id = ?", [state.source_id]
         if state.url is None:  # a state never loaded from the store keeps the stored URL
             del fields["url"]
+        else:
+            # A poll of a URL the row no longer names (sync_sources gave the source a new one
+            # from the config, on a reload, while it ran) says nothing of the new URL: dropped.
+            where += " AND url = ?"
+            params.append(state.moved_from or state.url)
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        self.db.execute(f"UPDATE sources SET {assignments} WHERE id = ?", [*fields.values(), state.source_id])
+        self.db.execute(f"UPDATE sources SET {assignments} WHERE {where}", [*fields.values(), *params])
 
     # -- items --------------------------------------------------------------------------------------
     def save_poll(
@@ -232,8 +238,12 @@ class Store:
         items: list[Item],
         now: datetime,
         fingerprints: dict[str, Fingerprint] | None = None,
+        *,
+        poll_state: bool = True,
     ) -> SaveResult:
-        """Store one poll's items and the source's new state in one transaction.
+        """Store one poll's items and the source's new state in one transaction; with
+        `poll_state` False (a WebSub push: it says nothing of the feed's server) the source's row
+        is left as it is, and `state` only names the source.
 
         `fingerprints` (entry key -> dedup fingerprint) spares computing them again here when
         the caller has them (prepare.prepare computes them in a worker process).
@@ -311,7 +321,8 @@ class Store:
                 self.db.conn.executemany(
                     "INSERT OR IGNORE INTO unpublished (item_id) VALUES (?)", [(i,) for i in result.changed]
                 )
-                self._save_state(state)
+                if poll_state:
+                    self._save_state(state)
         except sqlite3.Error as e:
             raise StoreError(f"cannot save poll of source {state.source_id!r} to {self.path}: {e}") from None
         return result

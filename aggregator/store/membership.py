@@ -66,6 +66,22 @@ class Membership:
         """Every story has been evaluated against these rules."""
         self.db.execute("UPDATE topic_rules SET built = 1 WHERE id = ?", [rules_id])
 
+    def used(self, digests: list[str], now: datetime) -> None:
+        """A publish uses these rules sets now; rules kept before their use was recorded count
+        as used now too, so they get the same grace."""
+        stamp = _format_time(now)
+        self.db.execute("UPDATE topic_rules SET used_at = ? WHERE used_at IS NULL", [stamp])
+        self.db.conn.executemany(
+            "UPDATE topic_rules SET used_at = ? WHERE digest = ?", [(stamp, digest) for digest in digests]
+        )
+
+    def unused_since(self, since: datetime) -> list[int]:
+        """Ids of the rules sets no publish has used since `since`."""
+        return [
+            row[0]
+            for row in self.db.execute("SELECT id FROM topic_rules WHERE used_at < ?", [_format_time(since)])
+        ]
+
     def forget(self, rules_ids: list[int]) -> None:
         """Drop these rules sets and their rows."""
         for rules_id in rules_ids:

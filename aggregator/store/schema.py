@@ -28,7 +28,8 @@ Tables:
     webhook_deliveries the outbox: one row per POST to make, kept until delivered or given up,
                        with its attempts and when to try next
     topic_rules    one row per set of topic rules whose membership is kept (topics.py's digest),
-                   with the rules themselves, so that any process can keep it up to date
+                   with the rules themselves, so that any process can keep it up to date,
+                   and when a publish last used it
     topic_stories  membership: (rules, story published, story) for every story the rules take,
                    so a topic's newest stories are one index range (store/membership.py)
     topic_stale    stories changed since their membership was last decided, filled by triggers
@@ -320,6 +321,12 @@ _V6_MEMBERSHIP = [
 # stored before, which are fingerprinted from their text as before.
 _V7_SHINGLES = ["ALTER TABLE items ADD COLUMN story_shingles BLOB"]
 
+# When a process last published with each kept rules set: rules that no process has used for a
+# while are dropped (publish.selection.forget_unused_rules); NULL (kept before this) counts as now.
+_V8_RULES_USED = [
+    "ALTER TABLE topic_rules ADD COLUMN used_at TEXT",
+]
+
 MIGRATIONS: list[list[str]] = [
     _V1,
     _V2_UNCHANGED,
@@ -328,5 +335,6 @@ MIGRATIONS: list[list[str]] = [
     _V5_WEBHOOKS,
     _V6_MEMBERSHIP,
     _V7_SHINGLES,
+    _V8_RULES_USED,
 ]
 VERSION = len(MIGRATIONS)

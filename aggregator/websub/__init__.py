@@ -1,7 +1,7 @@
 """WebSub (https://www.w3.org/TR/websub/), both sides.
 
     publisher.py   our topic feeds name output.websub_hub (publish/), and the hub is pinged
-                   when a publish rewrites one of them
+                   when a publish rewrites one of them (the publish queues the pings)
     subscriber.py  sources whose feeds name a hub are subscribed to, and what the hub pushes is
                    stored like a poll's result (refresh.receive)
 
@@ -16,7 +16,6 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from pathlib import Path
 
 from aiohttp import web
 
@@ -24,7 +23,6 @@ from ..config import Config
 from ..errors import AggregatorError
 from ..fetch import Fetcher
 from ..models import Source
-from ..publish import PublishSettings
 from ..refresh import PollOutcome
 from ..store import Store
 from ..store import websub as table
@@ -67,9 +65,6 @@ class WebSub:
         """At start and after a reload: the hub to ping, and subscriptions for these sources."""
         self.config = config
         subscriber.sync(self.store, config, now)
-
-    def published(self, settings: PublishSettings, files: list[Path]) -> None:
-        publisher.queue_changed(self.store, settings, files)
 
     def polled(self, source: Source, outcome: PollOutcome, now: datetime) -> None:
         subscriber.discovered(self.store, source, outcome, self.config.server.public_url, now)

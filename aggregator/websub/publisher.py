@@ -6,48 +6,28 @@ hubs take a form POST with hub.mode=publish and the changed URL: Google's
 plugin and websub.rocks send `hub.topic`. Each ping names one feed under both keys, so every one
 of them reads it, and a hub that takes only one URL per request is not left with the others.
 
-A feed whose files publish rewrote is queued in the store (websub_pings), so a ping survives a
-crash and a failed one is retried with backoff, by whichever process runs next: the daemon in the
-background, `aggregator poll` and `publish` once at their end. A ping never fails a publish.
+A feed whose files publish rewrote is queued in the store (websub_pings) by the publish itself,
+before it records the feed as written (publish/selection.py), so a ping survives a crash or a
+publish that fails further on, and a failed one is retried with backoff, by whichever process
+runs next: the daemon in the background, `aggregator poll` and `publish` once at their end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from urllib.parse import quote
 
 from ..errors import FetchError
 from ..fetch import Fetcher
-from ..publish import PublishSettings
-from ..publish.feed import FORMATS
 from ..store import Store
 from ..store import websub as table
 
 log = logging.getLogger(__name__)
 
 RETRY_FIRST, RETRY_MAX = 30.0, 3600.0  # seconds before retrying a failed ping, doubling per failure
-MAX_ATTEMPTS = 12  # about eight hours of retries; the next change of the feed queues it afresh
+MAX_ATTEMPTS = 12  # about five hours of retries; the next change of the feed queues it afresh
 BATCH = 100  # pings sent at once (the fetcher caps connections per host)
-_FEED_SUFFIXES = frozenset(fmt.suffix for fmt in FORMATS)
-
-
-def changed_feeds(files: Iterable[Path], base_url: str) -> list[str]:
-    """The public URLs of the topic feeds among these rewritten files (not index.html or OPML)."""
-    return sorted({base_url + quote(path.name) for path in files if path.suffix in _FEED_SUFFIXES})
-
-
-def queue_changed(store: Store, settings: PublishSettings, files: Iterable[Path]) -> int:
-    """Queue a ping for each topic feed a publish rewrote, when a hub is configured; return how many."""
-    if not settings.websub_hub:
-        return 0
-    urls = changed_feeds(files, settings.base_url)
-    if urls:
-        table.queue_pings(store, urls, datetime.now(UTC))
-    return len(urls)
 
 
 def pings_due(store: Store, now: datetime | None = None) -> bool:
