@@ -40,7 +40,7 @@ from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, fetcher_for, refresh
 from .scheduler import Daemon
 from .search import dry_run, search
 from .serve import serve_forever
-from .store import Store
+from .store import Store, redact
 from .subscriptions import plan_import, read_opml
 from .topics import compile_topic, compile_topics
 from .webhooks import after_publish as deliver_webhooks
@@ -601,7 +601,7 @@ def cmd_sources_export(args: argparse.Namespace, config: Config) -> int:
 def cmd_config_check(args: argparse.Namespace, config: Config) -> int:
     # load() already refused an invalid file; here we say what a valid one amounts to.
     print(f"{config.path}: OK")
-    print(f"  database  {config.database}")
+    print(f"  database  {redact(config.database)}")
     print(f"  output    {config.output.dir} (served at {config.output.base_url})")
     print(f"  sources   {len(config.sources)}: {', '.join(s.id for s in config.sources)}")
     print(f"  topics    {len(config.topics)}: {', '.join(t.id for t in config.topics)}")
