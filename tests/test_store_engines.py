@@ -112,6 +112,15 @@ def test_one_daemon_per_database(postgresql_url: str) -> None:
         third.lock_daemon()
 
 
+def test_a_write_waits_for_the_lock_at_most_the_busy_timeout(postgresql_url: str) -> None:
+    with Store(postgresql_url) as holder, Store(postgresql_url, busy_timeout=0.2) as waiter:
+        locked = pytest.raises(StoreError, match=r"is locked by another process \(waited 0.2s")
+        with holder._transaction(), locked:  # the holder has the write lock
+            waiter.sync_sources([Source("a", "https://a.example/rss")])
+        waiter.sync_sources([Source("a", "https://a.example/rss")])
+        assert waiter.source_state("a").url == "https://a.example/rss"
+
+
 def test_an_unreachable_server_is_a_store_error_without_the_password(postgresql_url: str) -> None:
     url = postgresql_url.rsplit(":", 1)[0] + ":1/nowhere"  # port 1: nothing listens
     with pytest.raises(StoreError) as e:
@@ -216,8 +225,11 @@ def test_a_bad_database_url_is_a_located_config_error(
 
 
 def test_the_daemon_on_postgresql(
-    tmp_path: Path, postgresql_url: str, feed_server: FeedServer, daemons
-) -> None:  # noqa: F811
+    tmp_path: Path,
+    postgresql_url: str,
+    feed_server: FeedServer,
+    daemons,  # noqa: F811 - the fixture
+) -> None:
     """`aggregator run` polls into PostgreSQL and serves what it published; a second daemon on the
     same database is refused (the advisory lock, where SQLite has a lock file), and no lock file
     or SQLite file is made."""

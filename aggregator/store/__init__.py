@@ -895,7 +895,7 @@ def _engine(database: Path | str, busy_timeout: float) -> SQLite | PostgreSQL:
             )
         from .postgresql import PostgreSQL
 
-        return PostgreSQL(database)
+        return PostgreSQL(database, busy_timeout)
     from .sqlite import SQLite
 
     return SQLite(Path(database), busy_timeout)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from typing import Any
 
 import psycopg
@@ -45,14 +46,20 @@ class PostgreSQL:
     row_order = "seq"  # the identity column that stands for SQLite's rowid (schema_postgresql.py)
     migrations = MIGRATIONS
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, busy_timeout: float):
         self.url = url
         self.name = redact(url)
         self.path = self.name  # what error messages name
+        self.busy_timeout = busy_timeout
 
     def connect(self) -> Connection:
+        # lock_timeout bounds the wait for the write lock, as SQLite's busy timeout does.
         conn = psycopg.connect(
-            self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="aggregator"
+            self.url,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT,
+            application_name="aggregator",
+            options=f"-c lock_timeout={max(1, round(self.busy_timeout * 1000))}",
         )
         return Connection(conn)
 
@@ -67,7 +74,12 @@ class PostgreSQL:
 
     def begin(self, db: Connection) -> None:
         db.execute("BEGIN")
-        db.execute("SELECT pg_advisory_xact_lock(?)", [WRITE_LOCK])
+        try:
+            db.execute("SELECT pg_advisory_xact_lock(?)", [WRITE_LOCK])
+        except psycopg.Error:  # lock_timeout: leave no aborted transaction behind
+            with suppress(psycopg.Error):
+                db.execute("ROLLBACK")
+            raise
 
     def version(self, db: Connection) -> int:
         # pg_tables, read with the statement's snapshot: to_regclass() may answer from this
@@ -89,6 +101,11 @@ class PostgreSQL:
 
     def explain(self, error: Exception) -> str:
         """Why a write failed, saying what the operator can do."""
+        if isinstance(error, psycopg.errors.LockNotAvailable):
+            return (
+                f"database {self.name} is locked by another process (waited {self.busy_timeout:g}s "
+                f"for its write lock): {error}"
+            )
         if isinstance(error, psycopg.errors.ReadOnlySqlTransaction):
             return f"cannot write database {self.name}: it is read-only ({error})"
         if isinstance(error, psycopg.errors.DiskFull):
