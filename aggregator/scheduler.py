@@ -33,10 +33,10 @@ from .config import Config
 from .errors import AggregatorError, ConfigError, StoreError
 from .metrics import Metrics
 from .models import Source
-from .publish import PublishSettings
 from .publish.selection import publish
 from .publish.static_site import export_after_publish
 from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, fetcher_for, refresh, workers_for
+from .republish import settings_for
 from .serve import Health, make_app, start
 from .store import Store
 from .topics import compile_topics
@@ -145,10 +145,7 @@ class Daemon:
         self.sources = {s.id: s for s in config.sources}
         self.topics = compile_topics(config.topics)
         self.cadence = Cadence(max_backoff=config.polling.max_backoff, dead_after=config.polling.dead_after)
-        output = config.output
-        self.publish_settings = PublishSettings(
-            output.dir, output.base_url, output.max_items, output.title, output.websub_hub
-        )
+        self.publish_settings = settings_for(config.output)
         self.courier.configure(config.topics, self.publish_settings)
 
     # -- lifecycle ----------------------------------------------------------------------------------

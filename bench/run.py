@@ -41,8 +41,8 @@ import report
 import world
 
 from aggregator import config as aggregator_config
-from aggregator.publish import PublishSettings
 from aggregator.publish.selection import publish
+from aggregator.republish import settings_for
 from aggregator.store import Store
 from aggregator.topics import compile_topics
 
@@ -120,9 +120,7 @@ def _incremental_publish(config: aggregator_config.Config, since: str) -> float:
     The files are already up to date, so this is the cost of choosing and rendering the touched
     topics; writing is the floor's business.
     """
-    settings = PublishSettings(
-        config.output.dir, config.output.base_url, config.output.max_items, config.output.title
-    )
+    settings = settings_for(config.output)
     with Store(config.database) as store:
         changed = [row[0] for row in store.db.execute("SELECT id FROM items WHERE first_seen >= ?", [since])]
         started = time.perf_counter()

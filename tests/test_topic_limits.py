@@ -1,5 +1,6 @@
 """Per-topic max_age, max_items and min_length, applied by publish.selection.select() over a real
-store; and select() folds each story once for all the topics."""
+store; select() folds each story once for all the topics, and reads only what it returns once the
+topics' membership is built."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from aggregator import topics
 from aggregator.models import Item, Source, Story, Topic
-from aggregator.publish.selection import select
+from aggregator.publish.selection import scan, select
 from aggregator.store import Store
 from aggregator.topics import compile_topics
 
@@ -79,19 +80,35 @@ def test_max_age_by_published_date(store: Store) -> None:
     assert chosen["recent"] == [HEADLINES[i][0] for i in range(3)]  # 0d1h, 1d1h, 2d1h; not 3d1h
 
 
-def test_max_age_stops_the_scan_early(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def counting_reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[Story]:
+    """The stories Store.stories() yields from now on, whoever asks."""
     read: list[Story] = []
     stories = store.stories
 
-    def counting() -> Iterator[Story]:
-        for story in stories():
+    def counting(*args, **kwargs) -> Iterator[Story]:
+        for story in stories(*args, **kwargs):
             read.append(story)
             yield story
 
     monkeypatch.setattr(store, "stories", counting)
-    chosen = chosen_titles(store, Topic(id="recent", title="T", query="NOT 招聘", max_age=2 * 86400))
+    return read
+
+
+def test_max_age_stops_the_scan_early(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    read = counting_reads(store, monkeypatch)
+    recent = Topic(id="recent", title="T", query="NOT 招聘", max_age=2 * 86400)
+    chosen = scan(store, compile_topics([recent]), 50, now=NOW)
     assert len(chosen["recent"]) == 2
     assert len(read) == 3  # the first story older than max_age closes the topic
+
+
+def test_select_reads_only_the_stories_it_returns(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once a topic's membership is built, select() loads its chosen stories and no others."""
+    recent = Topic(id="recent", title="T", query="NOT 招聘", max_age=3 * 86400, max_items=2)
+    assert chosen_titles(store, recent)["recent"] == [HEADLINES[0][0], HEADLINES[1][0]]
+    read = counting_reads(store, monkeypatch)
+    assert chosen_titles(store, recent)["recent"] == [HEADLINES[0][0], HEADLINES[1][0]]
+    assert [s.item.title for s in read] == [HEADLINES[0][0], HEADLINES[1][0]]
 
 
 def test_min_length_counts_plain_text_characters(store: Store) -> None:

@@ -2,9 +2,11 @@
 
 For a topic with id ID the folder gets ID.xml (RSS 2.0), ID.atom (Atom 1.0) and ID.json
 (JSON Feed 1.1); `publish_index` writes index.html and topics.opml. `feed.build_feed` decides
-what every output says; each format module renders it. Output is deterministic (no clock, fixed
-order), and `write_atomic` leaves a file alone when its bytes did not change, so unchanged topics
-keep their mtime and ETag and readers see no churn.
+what every output says; each format module renders it. selection.publish() takes the steps one
+by one (build, topic_outputs, index_outputs, write_outputs) to share entries between topics and
+write files in batches. Output is deterministic (no clock, fixed order), and `write_atomic` leaves
+a file alone when its bytes did not change, so unchanged topics keep their mtime and ETag and
+readers see no churn.
 """
 
 from __future__ import annotations
@@ -17,13 +19,22 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from aggregator.atomic import replace_file
+from aggregator.atomic import replace_file, replace_files
 from aggregator.errors import PublishError
 from aggregator.models import Story, Topic
 from aggregator.publish import atom, html, jsonfeed, opml, rss
-from aggregator.publish.feed import ATOM, JSON_FEED, RSS, PublishedFeed, build_feed
+from aggregator.publish.feed import ATOM, JSON_FEED, RSS, PublishedEntry, PublishedFeed, build_feed
 
-__all__ = ["PublishSettings", "publish_index", "publish_topic", "write_atomic"]
+__all__ = [
+    "PublishSettings",
+    "build",
+    "index_outputs",
+    "publish_index",
+    "publish_topic",
+    "topic_outputs",
+    "write_atomic",
+    "write_outputs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -53,27 +64,54 @@ def publish_topic(topic: Topic, stories: list[Story], settings: PublishSettings)
 
     `stories` arrive newest first and are cut to `settings.max_items`.
     """
-    feed = _build(topic, stories, settings)
-    outputs = {
-        topic.id + RSS.suffix: rss.render(feed),
-        topic.id + ATOM.suffix: atom.render(feed),
-        topic.id + JSON_FEED.suffix: jsonfeed.render(feed),
-    }
-    written = _write_all(settings.dir, outputs)
+    written = write_outputs(settings.dir, topic_outputs(build(topic, stories, settings)))
     logger.debug("published topic", extra={"topic_id": topic.id, "files_written": len(written)})
     return written
 
 
 def publish_index(topics: list[tuple[Topic, list[Story]]], settings: PublishSettings) -> list[Path]:
     """Write index.html and topics.opml for these topics, in this order; return the paths rewritten."""
-    feeds = [_build(topic, stories, settings) for topic, stories in topics]
-    outputs = {
+    feeds = [build(topic, stories, settings) for topic, stories in topics]
+    written = write_outputs(settings.dir, index_outputs(feeds, settings))
+    logger.debug("published index", extra={"topics": len(feeds), "files_written": len(written)})
+    return written
+
+
+def build(
+    topic: Topic,
+    stories: list[Story],
+    settings: PublishSettings,
+    built: dict[str, PublishedEntry] | None = None,
+) -> PublishedFeed:
+    """What the topic's feeds say (feed.build_feed; `built` shares entries between topics)."""
+    if not topic.id or topic.id.startswith(".") or "/" in topic.id or "\\" in topic.id:
+        raise PublishError(f"topic id {topic.id!r} cannot be a file name in {settings.dir}")
+    return build_feed(
+        topic,
+        stories,
+        base_url=settings.base_url,
+        site_title=settings.title,
+        max_items=settings.max_items,
+        hub=settings.websub_hub,
+        built=built,
+    )
+
+
+def topic_outputs(feed: PublishedFeed) -> dict[str, bytes]:
+    """A topic's files: name -> bytes."""
+    return {
+        feed.topic_id + RSS.suffix: rss.render(feed),
+        feed.topic_id + ATOM.suffix: atom.render(feed),
+        feed.topic_id + JSON_FEED.suffix: jsonfeed.render(feed),
+    }
+
+
+def index_outputs(feeds: list[PublishedFeed], settings: PublishSettings) -> dict[str, bytes]:
+    """index.html and topics.opml for these topics' feeds, in this order: name -> bytes."""
+    return {
         "index.html": html.render(feeds, site_title=settings.title, base_url=settings.base_url),
         "topics.opml": opml.render(feeds, site_title=settings.title, base_url=settings.base_url),
     }
-    written = _write_all(settings.dir, outputs)
-    logger.debug("published index", extra={"topics": len(feeds), "files_written": len(written)})
-    return written
 
 
 def write_atomic(path: Path, data: bytes) -> bool:
@@ -84,11 +122,8 @@ def write_atomic(path: Path, data: bytes) -> bool:
     never half of one. Raises PublishError naming the path and the OS reason.
     """
     path = Path(path)
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except OSError:
-        pass  # missing or unreadable: write it; a real problem shows up below with its reason
+    if _holds(path, data):
+        return False
     try:
         replace_file(path, data, FILE_MODE)
     except OSError as error:
@@ -96,26 +131,27 @@ def write_atomic(path: Path, data: bytes) -> bool:
     return True
 
 
-def _build(topic: Topic, stories: list[Story], settings: PublishSettings) -> PublishedFeed:
-    if not topic.id or topic.id.startswith(".") or "/" in topic.id or "\\" in topic.id:
-        raise PublishError(f"topic id {topic.id!r} cannot be a file name in {settings.dir}")
-    return build_feed(
-        topic,
-        stories,
-        base_url=settings.base_url,
-        site_title=settings.title,
-        max_items=settings.max_items,
-        hub=settings.websub_hub,
-    )
-
-
-def _write_all(directory: Path, outputs: dict[str, bytes]) -> list[Path]:
+def write_outputs(directory: Path, outputs: dict[str, bytes]) -> list[Path]:
+    """write_atomic() for each file (name -> bytes) in `directory`, all written and fsynced
+    together (atomic.replace_files); return the paths rewritten."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise PublishError(f"cannot create {directory}: {error.strerror or error}") from error
     _remove_stale_temporaries(directory, outputs)
-    return [directory / name for name, data in outputs.items() if write_atomic(directory / name, data)]
+    changed = {directory / name: data for name, data in outputs.items() if not _holds(directory / name, data)}
+    try:
+        replace_files(changed, FILE_MODE)
+    except OSError as error:
+        raise PublishError(f"cannot write {error.filename}: {error.strerror or error}") from error
+    return list(changed)
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False  # missing or unreadable: write it; a real problem shows up then, with its reason
 
 
 def _remove_stale_temporaries(directory: Path, names: Iterable[str]) -> None:

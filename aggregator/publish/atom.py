@@ -5,22 +5,36 @@ Two things feedgen 1.0 gets wrong for entries are written by a small entry exten
 its entry <link> loses rel and type (`atom_entry` rebinds the loop variable), which would turn
 the thumbnail enclosure into a second alternate link; and its <source> has only a title and an
 untyped link, while RFC 4287 4.2.11 recommends keeping the source feed's id, title and updated.
+
+As in rss.py, feedgen builds each entry's <entry> element once (PublishedEntry.rendered) and every
+feed listing the entry gets a copy of it.
 """
 
 from __future__ import annotations
 
-from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.entry import FeedEntry
+from feedgen.ext.base import BaseEntryExtension
+from feedgen.ext.media import MediaEntryExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
+from lxml import etree
 
 from aggregator.publish.feed import ATOM, PublishedEntry, PublishedFeed
+from aggregator.publish.rendered import Rendered
 
 
 def render(feed: PublishedFeed) -> bytes:
     """The topic as an Atom 1.0 document (UTF-8)."""
+    fg = channel(feed)
+    for entry in feed.entries:
+        fg.add_entry(Rendered(atom=_entry(entry)), order="append")
+    return fg.atom_str(pretty=True)
+
+
+def channel(feed: PublishedFeed) -> FeedGenerator:
+    """A feedgen feed holding the topic's feed-level elements, without entries."""
     fg = FeedGenerator()
-    fg.load_extension("media")
-    fg.register_extension("links_source", BaseExtension, LinksSourceExtension, atom=True, rss=False)
+    fg.load_extension("media")  # its namespace, declared on the root
     fg.id(feed.url(ATOM))
     fg.title(feed.title)
     fg.subtitle(feed.description)
@@ -31,24 +45,39 @@ def render(feed: PublishedFeed) -> bytes:
     # RFC 4287 4.1.1: a feed needs an author unless every entry has one, and some items have none.
     fg.author(name=feed.site_title)
     fg.updated(feed.updated)  # feedgen would say "now"
-    for entry in feed.entries:
-        atom_entry = fg.add_entry(order="append")
-        atom_entry.id(entry.atom_id)
-        atom_entry.title(entry.title)
-        atom_entry.content(entry.content_html, type="html")
-        atom_entry.published(entry.published)
-        atom_entry.updated(entry.updated)  # feedgen would say "now"
-        if entry.author:
-            atom_entry.author(name=entry.author)
-        if entry.categories:
-            atom_entry.category([{"term": category} for category in entry.categories])
-        if entry.thumbnail:
-            atom_entry.media.thumbnail(url=entry.thumbnail, group=None)
-            atom_entry.media.content(
-                url=entry.thumbnail, medium="image", type=entry.thumbnail_type, group=None
-            )
-        atom_entry.links_source.set(entry)
-    return fg.atom_str(pretty=True)
+    return fg
+
+
+def fill(entry: FeedEntry, published: PublishedEntry) -> None:
+    """Give a feedgen entry (with the media and LinksSourceExtension extensions loaded, in this
+    order) what the published entry says."""
+    entry.id(published.atom_id)
+    entry.title(published.title)
+    entry.content(published.content_html, type="html")
+    entry.published(published.published)
+    entry.updated(published.updated)  # feedgen would say "now"
+    if published.author:
+        entry.author(name=published.author)
+    if published.categories:
+        entry.category([{"term": category} for category in published.categories])
+    if published.thumbnail:
+        entry.media.thumbnail(url=published.thumbnail, group=None)
+        entry.media.content(
+            url=published.thumbnail, medium="image", type=published.thumbnail_type, group=None
+        )
+    entry.links_source.set(published)
+
+
+def _entry(published: PublishedEntry) -> etree._Element:
+    """The entry's <entry>, built by feedgen the first time it is asked for."""
+    element = published.rendered.get("atom")
+    if element is None:
+        entry = FeedEntry()
+        entry.register_extension("media", MediaEntryExtension)  # as rss.py, without load_extension's import
+        entry.register_extension("links_source", LinksSourceExtension, atom=True, rss=False)
+        fill(entry, published)
+        element = published.rendered["atom"] = entry.atom_entry()
+    return element
 
 
 class LinksSourceExtension(BaseEntryExtension):

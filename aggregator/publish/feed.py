@@ -7,16 +7,24 @@ so the five outputs cannot disagree with each other.
 
 Nothing here may depend on the clock: the same stories must give byte-identical files, so
 unchanged topics are not rewritten and their ETags stay stable.
+
+Speed: one story is often listed by many topics (every broad topic, and the catch-all). A
+publish builds its PublishedEntry once (build_feed's `built`), and each format module renders it
+once into `PublishedEntry.rendered`, whatever number of feeds list it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
 import html
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
+from importlib import metadata
+from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlsplit
 
 from aggregator.models import Carrier, Story, Topic
@@ -76,6 +84,9 @@ class PublishedEntry:
     thumbnail_type: str | None  # image/png ... when the URL's extension says so
     source: SourceRef  # the source whose item this is
     sources: tuple[SourceRef, ...]  # every carrier, `source` first
+    # Each format's rendering of this entry, by format name, filled by the format modules: made
+    # once however many feeds list the entry. Not part of what the entry says (no compare/hash).
+    rendered: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -102,12 +113,16 @@ def build_feed(
     site_title: str,
     max_items: int,
     hub: str | None = None,
+    built: dict[str, PublishedEntry] | None = None,
 ) -> PublishedFeed:
     """Prepare a topic for publishing.
 
     `stories` arrive newest first; the first `max_items` distinct stories are kept in that order.
     `hub` is the WebSub hub the feed advertises, beside its self URL.
+    `built` (story id -> entry) shares entries between the feeds of one publish, which must pass
+    one version of each story: an entry is built once, the first time a feed lists its story.
     """
+    built = {} if built is None else built
     entries: list[PublishedEntry] = []
     seen: set[str] = set()
     for story in stories:
@@ -116,9 +131,13 @@ def build_feed(
         if story.id in seen:
             continue
         seen.add(story.id)
-        entries.append(_entry(story))
+        entry = built.get(story.id)
+        if entry is None:
+            entry = built[story.id] = _entry(story)
+        entries.append(entry)
     updated = max((entry.updated for entry in entries), default=EMPTY_FEED_UPDATED)
     title = _xml_text(topic.title) or topic.id
+    site_title = _xml_text(site_title)
     description = (
         _xml_text(topic.description) or f"{title}: stories collected from several sources by {site_title}"
     )
@@ -127,11 +146,35 @@ def build_feed(
         title=title,
         description=description,
         base_url=base_url,
-        site_title=_xml_text(site_title),
+        site_title=site_title,
         updated=updated,
         entries=tuple(entries),
         hub=hub,
     )
+
+
+def fingerprint(feed: PublishedFeed) -> str:
+    """A digest of everything `feed` says and of the code that writes it (renderer()): equal
+    fingerprints, equal files. Each entry's part is hashed once per publish."""
+    digest = hashlib.sha256(f"{renderer()}\n{dataclasses.replace(feed, entries=())!r}".encode())
+    for entry in feed.entries:
+        part = entry.rendered.get("fingerprint")
+        if part is None:
+            part = entry.rendered["fingerprint"] = hashlib.sha256(repr(entry).encode()).digest()
+        digest.update(part)  # type: ignore[arg-type]
+    return digest.hexdigest()
+
+
+@functools.cache
+def renderer() -> str:
+    """A version of the code that writes the files: the source of this package and the versions
+    of the libraries it calls, so that after an upgrade every topic is rendered again."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    for library in ("feedgen", "lxml"):
+        digest.update(metadata.version(library).encode())
+    return digest.hexdigest()
 
 
 def _entry(story: Story) -> PublishedEntry:

@@ -2,8 +2,7 @@
 
 Spec: https://www.jsonfeed.org/version/1.1/. Fields we add go under `_aggregator`, as the spec's
 "Extensions" section asks (a key starting with an underscore): `sources` lists every source that
-carried the story, the one whose item is published first. A WebSub hub is listed in `hubs`
-("Subscribing to Real-time Notifications": its topic is the `feed_url`).
+carried the story, the one whose item is published first.
 """
 
 from __future__ import annotations
@@ -14,21 +13,42 @@ from typing import Any
 from aggregator.publish.feed import JSON_FEED, PublishedEntry, PublishedFeed
 
 VERSION = "https://jsonfeed.org/version/1.1"
+INDENT = 2
+# An item's place in the document: inside the top-level object's "items" list.
+ITEM_INDENT = " " * (2 * INDENT)
 
 
 def render(feed: PublishedFeed) -> bytes:
-    """The topic as a JSON Feed 1.1 document (UTF-8, keys in a fixed order)."""
-    document = {
+    """The topic as a JSON Feed 1.1 document (UTF-8, keys in a fixed order).
+
+    The bytes are json.dumps(document, ensure_ascii=False, indent=2) of the whole document; each
+    item's part of them is made once (_item_text) and the parts are joined.
+    """
+    document: dict[str, Any] = {
         "version": VERSION,
         "title": feed.title,
         "home_page_url": feed.base_url,
         "feed_url": feed.url(JSON_FEED),
         "description": feed.description,
     }
-    if feed.hub:
+    if feed.hub:  # WebSub: the hub that is told when the feed (its feed_url) changes
         document["hubs"] = [{"type": "WebSub", "url": feed.hub}]
-    document["items"] = [_item(entry) for entry in feed.entries]
-    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    document["items"] = []  # last, so the items go where its "[]" ends the document
+    text = json.dumps(document, ensure_ascii=False, indent=INDENT)
+    if feed.entries:
+        items = ",\n".join(_item_text(entry) for entry in feed.entries)
+        text = text.removesuffix("[]\n}") + f"[\n{items}\n{' ' * INDENT}]\n}}"
+    return (text + "\n").encode("utf-8")
+
+
+def _item_text(entry: PublishedEntry) -> str:
+    """The item as it reads inside the document: dumped alone, every line indented to its depth.
+    JSON escapes newlines inside strings, so every newline of the dump is one json.dumps wrote."""
+    text = entry.rendered.get("json")
+    if text is None:
+        dumped = json.dumps(_item(entry), ensure_ascii=False, indent=INDENT)
+        text = entry.rendered["json"] = ITEM_INDENT + dumped.replace("\n", "\n" + ITEM_INDENT)
+    return text  # type: ignore[return-value]
 
 
 def _item(entry: PublishedEntry) -> dict[str, Any]:

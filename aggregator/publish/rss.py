@@ -5,22 +5,43 @@ Spec: https://www.rssboard.org/rss-specification, with Media RSS
 <author> must be an e-mail address, and items carry only a name. The self link and a WebSub hub
 are <atom:link> elements in the channel (https://www.w3.org/TR/websub/#discovery); feedgen writes
 only the self one, so the hub comes from a small feed extension.
+
+feedgen builds each entry's <item> element once (kept in PublishedEntry.rendered), and every
+feed listing the entry gets a copy (rendered.Rendered): building an item costs far more than
+copying it, and the bytes are what feedgen writes for it in any feed.
 """
 
 from __future__ import annotations
 
+from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseExtension
+from feedgen.ext.dc import DcEntryExtension
+from feedgen.ext.media import MediaEntryExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
+from lxml import etree
 
-from aggregator.publish.feed import RSS, PublishedFeed
+from aggregator.publish.feed import RSS, PublishedEntry, PublishedFeed
+from aggregator.publish.rendered import Rendered
+
+# feedgen extensions, in this order on the feed and its entries. Entries get the classes directly:
+# FeedEntry.load_extension() first tries to import a module that does not exist, every time.
+EXTENSIONS = {"media": MediaEntryExtension, "dc": DcEntryExtension}
 
 
 def render(feed: PublishedFeed) -> bytes:
     """The topic as an RSS 2.0 document (UTF-8)."""
+    fg = channel(feed)
+    for entry in feed.entries:
+        fg.add_entry(Rendered(rss=_item(entry)), order="append")
+    return fg.rss_str(pretty=True)
+
+
+def channel(feed: PublishedFeed) -> FeedGenerator:
+    """A feedgen feed holding the topic's channel, without entries."""
     fg = FeedGenerator()
-    fg.load_extension("media")
-    fg.load_extension("dc")
+    for extension in EXTENSIONS:
+        fg.load_extension(extension)
     if feed.hub:
         fg.register_extension("websub_hub", WebSubHubExtension, atom=False, rss=True)
         fg.websub_hub.hub = feed.hub
@@ -29,26 +50,40 @@ def render(feed: PublishedFeed) -> bytes:
     fg.link(href=feed.base_url, rel="alternate")  # feedgen's <link> is the last one given
     fg.description(feed.description)
     fg.updated(feed.updated)  # lastBuildDate; feedgen would say "now"
-    for entry in feed.entries:
-        item = fg.add_entry(order="append")
-        item.guid(entry.id, permalink=False)
-        item.title(entry.title)
-        if entry.link:
-            item.link(href=entry.link)
-        item.description(entry.content_html)  # full HTML; readers all read description
-        item.published(entry.published)
-        if entry.author:
-            item.dc.dc_creator(entry.author)
-        if entry.categories:
-            item.category([{"term": category} for category in entry.categories])
-        if entry.thumbnail:
-            item.media.thumbnail(url=entry.thumbnail, group=None)
-            item.media.content(url=entry.thumbnail, medium="image", type=entry.thumbnail_type, group=None)
-            if entry.thumbnail_type:  # an enclosure must say its type; length 0 means unknown
-                item.enclosure(entry.thumbnail, 0, entry.thumbnail_type)
-        if entry.source.feed_url:
-            item.source(url=entry.source.feed_url, title=entry.source.title)
-    return fg.rss_str(pretty=True)
+    return fg
+
+
+def fill(item: FeedEntry, entry: PublishedEntry) -> None:
+    """Give a feedgen entry (with EXTENSIONS loaded) what the entry says."""
+    item.guid(entry.id, permalink=False)
+    item.title(entry.title)
+    if entry.link:
+        item.link(href=entry.link)
+    item.description(entry.content_html)  # full HTML; readers all read description
+    item.published(entry.published)
+    if entry.author:
+        item.dc.dc_creator(entry.author)
+    if entry.categories:
+        item.category([{"term": category} for category in entry.categories])
+    if entry.thumbnail:
+        item.media.thumbnail(url=entry.thumbnail, group=None)
+        item.media.content(url=entry.thumbnail, medium="image", type=entry.thumbnail_type, group=None)
+        if entry.thumbnail_type:  # an enclosure must say its type; length 0 means unknown
+            item.enclosure(entry.thumbnail, 0, entry.thumbnail_type)
+    if entry.source.feed_url:
+        item.source(url=entry.source.feed_url, title=entry.source.title)
+
+
+def _item(entry: PublishedEntry) -> etree._Element:
+    """The entry's <item>, built by feedgen the first time it is asked for."""
+    element = entry.rendered.get("rss")
+    if element is None:
+        item = FeedEntry()
+        for name, extension in EXTENSIONS.items():
+            item.register_extension(name, extension)
+        fill(item, entry)
+        element = entry.rendered["rss"] = item.rss_entry()
+    return element
 
 
 class WebSubHubExtension(BaseExtension):

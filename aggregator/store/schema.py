@@ -27,6 +27,14 @@ Tables:
                        story is announced once
     webhook_deliveries the outbox: one row per POST to make, kept until delivered or given up,
                        with its attempts and when to try next
+    topic_rules    one row per set of topic rules whose membership is kept (topics.py's digest),
+                   with the rules themselves, so that any process can keep it up to date
+    topic_stories  membership: (rules, story published, story) for every story the rules take,
+                   so a topic's newest stories are one index range (store/membership.py)
+    topic_stale    stories changed since their membership was last decided, filled by triggers
+                   on stories, items and item_sources, whichever code path wrote them
+    published_feeds  the fingerprint of what each topic's files were last written from
+                   (store/published.py)
 """
 
 _V1 = [
@@ -227,5 +235,92 @@ _V5_WEBHOOKS = [
     "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2_UNCHANGED, _V3_WEBSUB, _V4_FULL_TEXTS, _V5_WEBHOOKS]
+
+# Topic membership (store/membership.py). Whatever changes what a story is matched on (its
+# representative item, any member's fields, its carriers) or where it sorts (published) writes one
+# of stories, items and item_sources, so triggers there queue the story, whichever code wrote it:
+# over-marking costs one re-evaluation, a missed mark would leave a feed wrong. While no
+# membership is kept (topic_rules is empty) they do nothing. They test for a queued story instead
+# of saying INSERT OR IGNORE: inside a trigger, the outer statement's conflict policy wins, and an
+# upsert's is ABORT.
+_V6_MEMBERSHIP = [
+    """CREATE TABLE topic_rules (
+        id INTEGER PRIMARY KEY,          -- what topic_stories refers to
+        digest TEXT NOT NULL UNIQUE,     -- topics.CompiledTopic.digest
+        rules TEXT NOT NULL,             -- topics.CompiledTopic.rules as JSON
+        built INTEGER NOT NULL DEFAULT 0 -- 1 once every story has been evaluated
+    )""",
+    """CREATE TABLE topic_stories (
+        rules_id INTEGER NOT NULL,
+        published TEXT NOT NULL,         -- the story's, so rows sort as Store.stories() does
+        story_id TEXT NOT NULL,
+        PRIMARY KEY (rules_id, published DESC, story_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX topic_stories_story_id ON topic_stories (story_id)",
+    "CREATE TABLE topic_stale (story_id TEXT PRIMARY KEY) WITHOUT ROWID",
+    """CREATE TRIGGER topic_stale_story_new AFTER INSERT ON stories
+        WHEN EXISTS (SELECT 1 FROM topic_rules) BEGIN
+        INSERT INTO topic_stale (story_id) SELECT new.id
+            WHERE NOT EXISTS (SELECT 1 FROM topic_stale WHERE story_id = new.id);
+    END""",
+    """CREATE TRIGGER topic_stale_story_changed AFTER UPDATE ON stories
+        WHEN (old.item_id IS NOT new.item_id OR old.published IS NOT new.published)
+        AND EXISTS (SELECT 1 FROM topic_rules) BEGIN
+        INSERT INTO topic_stale (story_id) SELECT new.id
+            WHERE NOT EXISTS (SELECT 1 FROM topic_stale WHERE story_id = new.id);
+    END""",
+    """CREATE TRIGGER topic_stale_story_gone AFTER DELETE ON stories
+        WHEN EXISTS (SELECT 1 FROM topic_rules) BEGIN
+        INSERT INTO topic_stale (story_id) SELECT old.id
+            WHERE NOT EXISTS (SELECT 1 FROM topic_stale WHERE story_id = old.id);
+    END""",
+    """CREATE TRIGGER topic_stale_item_new AFTER INSERT ON items
+        WHEN new.story_id IS NOT NULL AND EXISTS (SELECT 1 FROM topic_rules) BEGIN
+        INSERT INTO topic_stale (story_id) SELECT new.story_id
+            WHERE NOT EXISTS (SELECT 1 FROM topic_stale WHERE story_id = new.story_id);
+    END""",
+    """CREATE TRIGGER topic_stale_item_changed
+        AFTER UPDATE OF title, text, categories, author, link, source_id, published, story_id ON items
+        WHEN EXISTS (SELECT 1 FROM topic_rules) BEGIN
+        INSERT INTO topic_stale (story_id) SELECT changed.id FROM (
+            SELECT new.story_id AS id UNION SELECT old.story_id
+        ) AS changed WHERE changed.id IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM topic_stale WHERE story_id = changed.id);
+    END""",
+    """CREATE TRIGGER topic_stale_item_gone AFTER DELETE ON items
+        WHEN old.story_id IS NOT NULL AND EXISTS (SELECT 1 FROM topic_rules) BEGIN
+        INSERT INTO topic_stale (story_id) SELECT old.story_id
+            WHERE NOT EXISTS (SELECT 1 FROM topic_stale WHERE story_id = old.story_id);
+    END""",
+    """CREATE TRIGGER topic_stale_carrier_new AFTER INSERT ON item_sources
+        WHEN EXISTS (SELECT 1 FROM topic_rules) BEGIN
+        INSERT INTO topic_stale (story_id) SELECT i.story_id FROM items i WHERE i.id = new.item_id
+            AND i.story_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM topic_stale WHERE story_id = i.story_id);
+    END""",
+    # Not on raw_hash: a poll rewrites it for entries whose bytes changed but not what they say.
+    """CREATE TRIGGER topic_stale_carrier_changed AFTER UPDATE OF source_id, key, item_id, link ON item_sources
+        WHEN EXISTS (SELECT 1 FROM topic_rules) BEGIN
+        INSERT INTO topic_stale (story_id) SELECT DISTINCT i.story_id FROM items i
+            WHERE i.id IN (new.item_id, old.item_id) AND i.story_id IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM topic_stale WHERE story_id = i.story_id);
+    END""",
+    """CREATE TRIGGER topic_stale_carrier_gone AFTER DELETE ON item_sources
+        WHEN EXISTS (SELECT 1 FROM topic_rules) BEGIN
+        INSERT INTO topic_stale (story_id) SELECT i.story_id FROM items i WHERE i.id = old.item_id
+            AND i.story_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM topic_stale WHERE story_id = i.story_id);
+    END""",
+    """CREATE TABLE published_feeds (
+        path TEXT PRIMARY KEY,           -- the output folder / topic id, absolute
+        fingerprint TEXT NOT NULL        -- publish.feed.fingerprint() of the feed last written there
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [
+    _V1,
+    _V2_UNCHANGED,
+    _V3_WEBSUB,
+    _V4_FULL_TEXTS,
+    _V5_WEBHOOKS,
+    _V6_MEMBERSHIP,
+]
 VERSION = len(MIGRATIONS)

@@ -1,0 +1,69 @@
+"""After a publish, everywhere else a change goes: static-site folders, the WebSub hub and the
+topics' webhook receivers. `republish` is the whole step for `aggregator poll` and `publish`;
+the daemon runs the same parts, the hub and the webhooks in background tasks of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from .config import Config, OutputConfig
+from .publish import PublishSettings
+from .publish.selection import PublishReport, publish
+from .publish.static_site import export_after_publish
+from .refresh import fetcher_for
+from .store import Store
+from .topics import compile_topics
+from .webhooks import after_publish as deliver_webhooks
+from .websub import publisher
+
+PING_TIMEOUT = 10.0  # seconds `poll` and `publish` wait for the WebSub hub; the daemon retries later
+
+
+def settings_for(output: OutputConfig) -> PublishSettings:
+    """The publish settings the config's `output` section describes."""
+    return PublishSettings(
+        dir=output.dir,
+        base_url=output.base_url,
+        max_items=output.max_items,
+        title=output.title,
+        websub_hub=output.websub_hub,
+    )
+
+
+def republish(config: Config, store: Store, changed: list[str] | None) -> tuple[PublishReport, list[str]]:
+    """Publish the topics the `changed` story ids touch (all of them with None), then bring the
+    static sites, the WebSub hub and the webhook receivers up to date.
+
+    The changes are marked published once the files and the static sites are written: the hub
+    and the receivers have queues of their own in the store, retried later on failure. Returns
+    the publish report and what to tell the user of the rest, one line each.
+    """
+    topics = compile_topics(config.topics)
+    settings = settings_for(config.output)
+    report = publish(store, topics, settings, changed)
+    lines = [export.summary() for export in export_after_publish(store, topics, config.output, changed)]
+    store.mark_published(changed)
+    lines += _ping_hub(config, store, settings, report)
+    delivered = deliver_webhooks(store, config.topics, settings, config.polling.user_agent)
+    return report, [*lines, delivered] if delivered else lines
+
+
+def _ping_hub(config: Config, store: Store, settings: PublishSettings, report: PublishReport) -> list[str]:
+    """Tell the WebSub hub which feeds the publish rewrote, with those earlier runs could not tell
+    it of. A failed ping stays queued for the next run or the daemon."""
+    publisher.queue_changed(store, settings, report.files)
+    hub = config.output.websub_hub
+    if not hub or not publisher.pings_due(store):
+        return []
+
+    async def ping() -> tuple[int, int]:
+        timeout = min(config.polling.timeout, PING_TIMEOUT)
+        async with fetcher_for(config.polling, timeout=timeout) as fetcher:
+            return await publisher.send_pings(store, fetcher, hub)
+
+    sent, failed = asyncio.run(ping())
+    lines = [f"told WebSub hub {hub} that {sent} feeds changed"] if sent else []
+    if failed:
+        lines.append(f"could not tell WebSub hub {hub} of {failed} changed feeds (retried later)")
+    return lines
