@@ -18,13 +18,14 @@ store that runs the same few queries over and over, and executemany is pipelined
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
+from psycopg.sql import SQL, Identifier
 
 from ..errors import StoreError
 from . import like_pattern, redact
@@ -159,6 +160,16 @@ class Connection:
         with self._conn.cursor(row_factory=dict_row) as cursor:
             cursor.execute(query, _ordered(params, order))
             yield from cursor
+
+    def copy(self, table: str, columns: list[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Load rows into `table` with COPY ... FROM STDIN: streamed, where an INSERT per row
+        would cost a round trip each (store/transfer.py copies whole databases)."""
+        statement = SQL("COPY {} ({}) FROM STDIN").format(
+            Identifier(table), SQL(", ").join(map(Identifier, columns))
+        )
+        with self._conn.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def close(self) -> None:
         self._conn.close()
