@@ -42,16 +42,18 @@ class Copied:
 def copy_database(source: Store, target: Store) -> list[Copied]:
     """Copy every table of the SQLite store `source` into the PostgreSQL store `target`, which
     must hold no row; return the tables in the order they were copied. StoreError when the
-    target is not empty or a row cannot be copied (nothing is then written)."""
+    target is not empty (a row, or a table the store does not make) or a row cannot be copied
+    (nothing is then written)."""
     if not (isinstance(source.engine, SQLite) and isinstance(target.engine, PostgreSQL)):
         raise StoreError("a copy goes from an SQLite database to a PostgreSQL one")
     columns = _columns(target)
     copied: list[Copied] = []
     with source._transaction(), target._transaction():
-        filled = [table for table in columns if _has_rows(target, table)]
+        known = {row[0] for row in source.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        filled = [table for table in columns if table not in known or _has_rows(target, table)]
         if filled:
             raise StoreError(
-                f"database {target.path} is not empty (rows in {', '.join(filled)}); migrate copies into "
+                f"database {target.path} is not empty (rows or tables: {', '.join(filled)}); migrate copies into "
                 "an empty database only: give it a new one (createdb -O USER NAME)"
             )
         for table in _dependency_order(target, list(columns)):
@@ -92,8 +94,8 @@ def _dependency_order(target: Store, tables: list[str]) -> list[str]:
 def _copy_table(source: Store, target: Store, table: str, columns: list[str]) -> Copied:
     have = {row[1] for row in source.db.execute(f"PRAGMA table_info({table})")}
     missing = [c for c in columns if c not in have and c != "seq"]
-    if not have or missing:  # cannot happen while both schemas are at one version
-        raise StoreError(f"table {table} of {source.path} lacks {', '.join(missing) or 'everything'}")
+    if missing:  # cannot happen while both schemas are at one version
+        raise StoreError(f"table {table} of {source.path} lacks {', '.join(missing)}")
     selected = ", ".join(c if c in have else "rowid" for c in columns)  # seq: SQLite's rowid
     rows = source.db.execute(f"SELECT {selected} FROM {table}")
     target.db.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
