@@ -86,11 +86,13 @@ class _Retry:
 class DaemonLock:
     """An exclusive lock next to the database, so two daemons never poll the same sources."""
 
-    def __init__(self, database: Path):
-        self.path = Path(f"{database}.lock")
+    def __init__(self, database: Path | str):
+        self.path = Path(f"{database}.lock") if isinstance(database, Path) else None
         self._file = None
 
     def acquire(self) -> None:
+        if self.path is None:  # a shared database: the daemon's store holds its lock (Store.lock_daemon)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(self.path, "a+")  # noqa: SIM115 - held open for the daemon's lifetime
         try:
@@ -154,6 +156,7 @@ class Daemon:
         lock.acquire()
         try:
             with Store(self.config.database, self.config.stories, busy_timeout=DAEMON_BUSY_TIMEOUT) as store:
+                store.lock_daemon()
                 self.store = store
                 await self._run()
         finally:

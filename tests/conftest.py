@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from pg import Cluster, binaries
 
 from aggregator import network
 
@@ -145,3 +147,37 @@ def _fresh_network_answers() -> Iterator[None]:
     (some make a loopback address count as public)."""
     network._answers.clear()
     yield
+
+
+@pytest.fixture(scope="session")
+def postgresql() -> Iterator[Cluster]:
+    """A PostgreSQL server for the session (tests/pg.py). Without the server binaries the tests
+    that need it are skipped on a developer machine, and fail in CI (CI=true), which installs them."""
+    bin_dir = binaries()
+    if bin_dir is None:
+        missing = "PostgreSQL server binaries not found (apt-get install postgresql)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the PostgreSQL tests: {missing}", pytrace=False)
+        pytest.skip(missing)
+    cluster = Cluster(bin_dir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgresql_url(postgresql: Cluster) -> Iterator[str]:
+    """The URL of a new empty PostgreSQL database, dropped after the test."""
+    url = postgresql.database()
+    yield url
+    postgresql.drop(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """The `database:` of a store on each engine: an SQLite file, or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return tmp_path / "test.db"
+    return request.getfixturevalue("postgresql_url")

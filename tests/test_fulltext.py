@@ -189,7 +189,7 @@ def test_pages_are_fetched_within_the_per_host_limit(tmp_path, feed_server):
     assert max(seen) == 2  # polling.per_host, reached and never passed
 
 
-def test_retry_policy_and_an_edited_entry_keeps_its_full_text(tmp_path, feed_server):
+def test_retry_policy_and_an_edited_entry_keeps_its_full_text(database, feed_server):
     answers = [
         Response(503, b"busy", {"Retry-After": "7200"}),
         Response(200, EN_PAGE.encode(), {"Content-Type": "text/html"}),
@@ -203,7 +203,7 @@ def test_retry_policy_and_an_edited_entry_keeps_its_full_text(tmp_path, feed_ser
         async with Fetcher(timeout=5) as fetcher:
             return await refresh(source, fetcher, store, now=at)
 
-    with Store(tmp_path / "test.db") as store:
+    with Store(database) as store:
         store.sync_sources([source])
         first = asyncio.run(run(store, start))
         assert first.saved.new and len(feed_server.requests_to("/post")) == 1
@@ -224,7 +224,7 @@ def test_retry_policy_and_an_edited_entry_keeps_its_full_text(tmp_path, feed_ser
         assert unchanged.status == NOT_MODIFIED  # the same document: not even read again
 
 
-def test_a_transient_failure_is_tried_at_most_max_attempts_times(tmp_path, feed_server):
+def test_a_transient_failure_is_tried_at_most_max_attempts_times(database, feed_server):
     feed_server.routes["/post"] = Response(500, b"oops")
     feed_server.serve("/feed.xml", rss(feed_server.url("/post")))
     source = Source("site", feed_server.url("/feed.xml"), full_text=True)
@@ -233,7 +233,7 @@ def test_a_transient_failure_is_tried_at_most_max_attempts_times(tmp_path, feed_
         async with Fetcher(timeout=5) as fetcher:
             await refresh(source, fetcher, store, now=at)
 
-    with Store(tmp_path / "test.db") as store:
+    with Store(database) as store:
         store.sync_sources([source])
         for day in range(6):
             asyncio.run(run(store, datetime(2024, 5, 1 + day, tzinfo=UTC)))

@@ -2,7 +2,8 @@
 always give what a full scan of the store gives, whatever happened in between: polls with new
 stories, edits, reposts that join a story (and may become its representative), new carriers,
 pruning, topics edited, added and removed, and another process with other topics on the same
-database. A hypothesis state machine does random sequences of these and compares after each step.
+database. A hypothesis state machine does random sequences of these and compares after each step,
+on SQLite and (fewer examples: each has its own database) on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from pg import Cluster
 
 from aggregator.models import Item, Source, Topic
 from aggregator.publish.selection import RULES_KEPT_FOR, forget_unused_rules, scan, select
@@ -121,16 +123,19 @@ def topic_sets(draw: st.DrawFn) -> list[Topic]:
 class MembershipMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.folder = Path(tempfile.mkdtemp(prefix="membership-"))
-        self.path = self.folder / "store.db"
+        self.path = self.make_database()
         self.store = Store(self.path)
         self.store.sync_sources([Source(s, f"https://{s}.example/rss", s.upper()) for s in SOURCES])
         self.clock = BASE
         self.topics = compile_topics([Topic(id="everything", title="All")])
 
+    def make_database(self) -> Path | str:
+        """The `database:` of this example's store: a new SQLite file."""
+        return Path(tempfile.mkdtemp(prefix="membership-")) / "store.db"
+
     def teardown(self) -> None:
         self.store.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        shutil.rmtree(Path(self.path).parent, ignore_errors=True)
 
     @initialize(topics=topic_sets())
     def configure(self, topics: list[Topic]) -> None:
@@ -195,10 +200,24 @@ MembershipMachine.TestCase.settings = settings(
 test_membership_matches_a_full_scan = MembershipMachine.TestCase
 
 
-def test_membership_is_built_once_and_kept_by_triggers(tmp_path: Path) -> None:
+def test_membership_matches_a_full_scan_on_postgresql(postgresql: Cluster) -> None:
+    class OnPostgreSQL(MembershipMachine):
+        def make_database(self) -> str:
+            return postgresql.database()
+
+        def teardown(self) -> None:
+            self.store.close()
+            postgresql.drop(self.path)
+
+    run_state_machine_as_test(
+        OnPostgreSQL, settings=settings(MembershipMachine.TestCase.settings, max_examples=20)
+    )
+
+
+def test_membership_is_built_once_and_kept_by_triggers(database: Path | str) -> None:
     """The first select() builds a topic's rows; later ones only evaluate the stories a poll
     changed (queued by the triggers), and dropped topics lose their rows."""
-    with Store(tmp_path / "store.db") as store:
+    with Store(database) as store:
         store.sync_sources([Source(s, f"https://{s}.example/rss", s.upper()) for s in SOURCES])
         store.save_poll(store.source_state("a"), [make_item("a", n, False, 0, 0) for n in range(6)], BASE)
         topics = compile_topics([Topic(id="ai", title="AI", any=("大模型",)), Topic(id="all", title="All")])
@@ -221,8 +240,8 @@ def test_membership_is_built_once_and_kept_by_triggers(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "store.db") as store:
+def store(database: Path | str) -> Iterator[Store]:
+    with Store(database) as store:
         store.sync_sources([Source(s, f"https://{s}.example/rss", s.upper()) for s in SOURCES])
         yield store
 

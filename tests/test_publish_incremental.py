@@ -47,8 +47,8 @@ def make_item(key: str, title: str, hours: int) -> Item:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "store.db") as store:
+def store(database: Path | str) -> Iterator[Store]:
+    with Store(database) as store:
         store.sync_sources([Source("a", "https://a.example/rss", "A")])
         items = [make_item("1", "AI 芯片", 1), make_item("2", "Rust 1.78", 2), make_item("3", "数据库", 3)]
         store.save_poll(store.source_state("a"), items, NOW)

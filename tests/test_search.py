@@ -1,5 +1,6 @@
 """`aggregator topics test` and `aggregator search` through the real CLI, against a real SQLite file
-filled by polling the bundled offline sample; then search's candidates against the topic verdicts."""
+and a real PostgreSQL database filled by polling the bundled offline sample; then search's
+candidates against the topic verdicts."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from aggregator import config as config_module
 from aggregator.cli import main
 from aggregator.models import Topic
 from aggregator.query import parse
@@ -24,11 +26,18 @@ SEED = "开源 5 年，汇聚 320 万开发者，他们为什么爱飞桨？"
 COSCUP = "COSCUP 2021 開源人年會改為線上舉行，議程涵蓋機器學習與雲端原生"
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A working directory where `aggregator -c config/sample.yaml poll` has run once."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def sample(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working directory where `aggregator -c config/sample.yaml poll` has run once, into an
+    SQLite file or a PostgreSQL database (sample_database)."""
     folder = tmp_path_factory.mktemp("sample")
     shutil.copytree(ROOT / "config", folder / "config")
+    if request.param == "postgresql":
+        cluster = request.getfixturevalue("postgresql")
+        url = cluster.database()
+        request.addfinalizer(lambda: cluster.drop(url))
+        config = folder / CONFIG
+        config.write_text(config.read_text().replace("database: data/sample.db", f"database: {url}"))
     here = Path.cwd()
     os.chdir(folder)
     try:
@@ -50,6 +59,12 @@ def run(sample: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFix
         return code, out, err
 
     return invoke
+
+
+def sample_database(folder: Path) -> Path | str:
+    """The database the sample's config names, as a path from here for a file."""
+    database = config_module.load(folder / CONFIG).database
+    return folder / database if isinstance(database, Path) else database
 
 
 def verdict_lines(out: str) -> list[tuple[str, str]]:
@@ -203,7 +218,7 @@ QUERIES = [
 
 @pytest.mark.parametrize("query", QUERIES)
 def test_search_finds_what_the_topic_rules_take(sample: Path, query: str) -> None:
-    with Store(sample / "data" / "sample.db") as store:
+    with Store(sample_database(sample)) as store:
         found = [s.id for s in search(store, query, limit=1000).stories]
         compiled = compile_topic(Topic(id="q", title="q", query=query))
         expected = [v.story.id for v in dry_run(store, compiled, now=None) if v.matched]
@@ -262,7 +277,7 @@ def test_a_word_with_too_many_spellings_is_looked_up_in_pieces() -> None:
 
 
 def test_search_checks_only_the_candidates(sample: Path) -> None:
-    with Store(sample / "data" / "sample.db") as store:
+    with Store(sample_database(sample)) as store:
         result = search(store, "kubecon", limit=10)
         assert [s.item.title[:7] for s in result.stories] == ["KubeCon"]
         assert result.checked == 1 and not result.scanned

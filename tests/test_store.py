@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -34,13 +35,23 @@ def make_item(source_id: str, key: str, url_key: str | None, title: str = "é£žæ¡
     return replace(base, **fields)
 
 
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "test.db") as store:
+def opened(database) -> Iterator[Store]:
+    with Store(database) as store:
         store.sync_sources(
             [Source("a", "https://a.example/rss", "Source A"), Source("b", "https://b.example/rss", "B")]
         )
         yield store
+
+
+@pytest.fixture
+def store(database):
+    """A store with sources a and b, on each engine (conftest.database)."""
+    yield from opened(database)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    yield from opened(tmp_path / "test.db")
 
 
 def save(store: Store, source_id: str, items: list[Item]):
@@ -111,13 +122,25 @@ def test_items_without_links_are_scoped_to_their_source(store):
     assert store.count_items() == 2
 
 
-def test_unchanged_items_are_not_rewritten(store):
+def test_unchanged_items_are_not_rewritten(sqlite_store):
     items = [make_item("a", f"g{i}", f"x.org/{i}") for i in range(20)]
-    save(store, "a", items)
-    before = store.db.conn.total_changes
-    save(store, "a", items)
+    save(sqlite_store, "a", items)
+    before = sqlite_store.db.conn.total_changes
+    save(sqlite_store, "a", items)
     # Only the source's state row is written.
-    assert store.db.conn.total_changes - before == 1
+    assert sqlite_store.db.conn.total_changes - before == 1
+
+
+def test_unchanged_items_are_not_rewritten_on_postgresql(postgresql_url):
+    """As above: a row rewritten in PostgreSQL gets a new xmin (the transaction that wrote it)."""
+    for store in opened(postgresql_url):
+        items = [make_item("a", f"g{i}", f"x.org/{i}") for i in range(20)]
+        save(store, "a", items)
+        versions = "SELECT {0}, xmin::text FROM {1} ORDER BY {0}"
+        tables = {"items": "id", "item_sources": "key", "stories": "id", "story_bands": "item_id, bucket"}
+        before = {t: store.db.execute(versions.format(k, t)).fetchall() for t, k in tables.items()}
+        save(store, "a", items)
+        assert {t: store.db.execute(versions.format(k, t)).fetchall() for t, k in tables.items()} == before
 
 
 def test_stories_are_newest_first_with_carriers(store):

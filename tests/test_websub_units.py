@@ -36,8 +36,9 @@ NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with Store(tmp_path / "db.sqlite") as opened:
+def store(database: Path | str):
+    """On each engine (conftest.database)."""
+    with Store(database) as opened:
         opened.sync_sources([Source("news", "https://news.example.com/feed")])
         yield opened
 

@@ -1,8 +1,8 @@
 """The `aggregator` command line: a thin layer over config, refresh and publish.
 
 This module reads the command line and runs a command; the commands are in run.py (poll,
-publish, export, run, serve, config check), views.py (sources, topics test, search, stories) and
-opml.py (sources import and export). Exit codes are in exits.py.
+publish, export, run, serve, config check), views.py (sources, topics test, search, stories),
+opml.py (sources import and export) and migrate.py. Exit codes are in exits.py.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pythonjsonlogger.json import JsonFormatter
 from .. import config as config_module
 from ..errors import AggregatorError, ConfigError
 from .exits import EXIT_BAD_CONFIG, EXIT_RUN_FAILED
+from .migrate import cmd_migrate
 from .opml import cmd_sources_export, cmd_sources_import
 from .run import cmd_config_check, cmd_export, cmd_poll, cmd_publish, cmd_run, cmd_serve
 from .views import cmd_search, cmd_sources, cmd_stories, cmd_topics_test
@@ -215,6 +216,21 @@ def build_parser() -> argparse.ArgumentParser:
         site.add_argument(
             "--topic", action="append", metavar="ID", help="only this topic's stories (repeatable)"
         )
+
+    migrate = command(
+        "migrate",
+        cmd_migrate,
+        "Copy the SQLite database into an empty PostgreSQL database, every table and row, in one "
+        "transaction, and print each table's row count; then point `database:` at the URL. Refused "
+        "while `aggregator run` uses the file, or when the target holds any row.",
+        "aggregator migrate --to postgresql://aggregator:secret@db.example.org/feeds",
+    )
+    migrate.add_argument(
+        "--to",
+        required=True,
+        metavar="URL",
+        help="the PostgreSQL database (postgresql://user:password@host:port/name)",
+    )
 
     config_commands = group(
         "config", "Work with the config file.", "aggregator -c config/aggregator.yaml config check"

@@ -19,7 +19,7 @@ from ..refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, fetcher_for, refres
 from ..republish import republish
 from ..scheduler import Daemon
 from ..serve import serve_forever
-from ..store import Store
+from ..store import Store, redact
 from ..topics import compile_topics
 from ..websub import subscriber
 from .exits import EXIT_BAD_CONFIG, EXIT_OK
@@ -107,7 +107,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 def cmd_config_check(args: argparse.Namespace, config: Config) -> int:
     # load() already refused an invalid file; here we say what a valid one amounts to.
     print(f"{config.path}: OK")
-    print(f"  database  {config.database}")
+    print(f"  database  {redact(config.database)}")
     print(f"  output    {config.output.dir} (served at {config.output.base_url})")
     print(f"  sources   {len(config.sources)}: {', '.join(s.id for s in config.sources)}")
     print(f"  topics    {len(config.topics)}: {', '.join(t.id for t in config.topics)}")

@@ -33,6 +33,7 @@ from .values import (
     _base_url,
     _boolean,
     _closest,
+    _database,
     _identifier,
     _join,
     _kind,
@@ -98,7 +99,7 @@ class RetentionConfig:
 @dataclass(frozen=True)
 class Config:
     path: Path
-    database: Path
+    database: Path | str  # an SQLite file, or a postgresql:// URL
     output: OutputConfig
     server: ServerConfig
     polling: PollingConfig
@@ -261,7 +262,7 @@ class _Checker:
         )
         if root is None:
             return None
-        database = self.value(root, "database", "", _path, Path("data/aggregator.db"))
+        database = self.value(root, "database", "", _database, Path("data/aggregator.db"))
         output = self.output(root)
         server = self.server(root)
         polling = self.polling(root)

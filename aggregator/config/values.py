@@ -78,6 +78,36 @@ def _path(value: Any) -> Path:
     return Path(os.path.expanduser(_text(value)))
 
 
+def _database(value: Any) -> Path | str:
+    """An SQLite file path, or a postgresql://user:password@host:port/name URL (kept as text).
+
+    Messages never repeat the URL: it may hold a password.
+    """
+    text = _text(value).strip()
+    if "://" not in text:
+        return _path(value)
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("postgresql", "postgres"):
+        raise ValueError(
+            f"unsupported database URL scheme {parts.scheme!r}: give an SQLite file path or a "
+            "postgresql://user:password@host:port/name URL"
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        raise ValueError("the PostgreSQL URL's port is not a number from 1 to 65535") from None
+    if not parts.path.strip("/"):
+        raise ValueError("the PostgreSQL URL names no database (postgresql://user:password@host:port/name)")
+    from psycopg.conninfo import conninfo_to_dict  # libpq's own parser: unknown ?options, bad escapes
+    from psycopg.errors import ProgrammingError
+
+    try:
+        conninfo_to_dict(text)
+    except ProgrammingError as e:
+        raise ValueError(f"invalid PostgreSQL URL: {str(e).replace(text, '...')}") from None
+    return text
+
+
 def _base_url(value: Any) -> str:
     url = _web_url(value)
     return url if url.endswith("/") else url + "/"

@@ -1,19 +1,19 @@
-"""The SQLite store: the only module that speaks SQL.
+"""The store: the only package that speaks SQL.
 
-The tables and their migrations are in schema.py; `PRAGMA user_version` records how many
-migrations a database has had.
+One Store and one set of queries, in the SQL that both engines accept: SQLite (a file, the
+embedded default; sqlite.py) and PostgreSQL (`database: postgresql://...`, for several processes
+sharing one database; postgresql.py). Each engine module holds what differs: connecting,
+starting a write transaction, the schema's migrations (schema.py, schema_postgresql.py) and
+where their count is kept, explaining errors, and full-text search.
 
 The interface is small on purpose (load source state, save a poll in one transaction, list
-stories newest first) so that another engine can sit beside this one later.
+stories newest first).
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
-import shutil
-import sqlite3
 import struct
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -21,13 +21,16 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from ..dedup import Fingerprint, fingerprint, item_id, similarity, stored_fingerprint, titles_conflict
 from ..errors import StoreError
 from ..models import Carrier, Item, Source, SourceState, Story, StoryMember, StoryRules
-from . import schema
+
+if TYPE_CHECKING:
+    from .postgresql import PostgreSQL
+    from .sqlite import SQLite
 
 log = logging.getLogger(__name__)
 
@@ -64,30 +67,30 @@ class _Known:
 
 
 class Store:
-    """An open SQLite database; use as a context manager or call close().
+    """An open database; use as a context manager or call close().
 
-    `stories` says when a new item joins the story of an earlier one (the config's `stories:`).
+    `path` is an SQLite file (or ":memory:"), or a postgresql:// URL. `stories` says when a new
+    item joins the story of an earlier one (the config's `stories:`).
     """
 
     def __init__(
         self, path: Path | str, stories: StoryRules | None = None, *, busy_timeout: float = BUSY_TIMEOUT
     ):
-        self.path = Path(path)
+        self.engine = _engine(path, busy_timeout)
+        self.path = self.engine.path  # the file, or the URL without its password: for messages
         self.story_rules = stories or StoryRules()
         self.busy_timeout = busy_timeout  # seconds a write waits for another process's lock
         self._fingerprints: OrderedDict[tuple[str, str], Fingerprint] = OrderedDict()
         try:
-            if str(path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None)
-            self.db = sqlite_utils.Database(conn)
-            if str(path) != ":memory:":
-                self.db.enable_wal()
-            self.db.execute("PRAGMA foreign_keys = ON")
-            self.db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a crash loses no committed data
+            self.db = self.engine.connect()
             self._migrate()
-        except (sqlite3.Error, OSError) as e:
-            raise StoreError(f"cannot open database {path}: {_disk_reason(e, self.path)}") from None
+        except (*self.engine.errors, OSError) as e:
+            raise StoreError(f"cannot open database {self.path}: {self.engine.opening_error(e)}") from None
+
+    def lock_daemon(self) -> None:
+        """Take the database for this daemon alone while the store is open; StoreError when
+        another daemon has it. (On SQLite the daemon's lock file beside the database does it.)"""
+        self.engine.lock_daemon(self.db)
 
     def __enter__(self) -> Store:
         return self
@@ -100,49 +103,49 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT: takes the write lock up front, rolls back on any error.
+        """BEGIN ... COMMIT, taking the write lock up front (the engine's begin()); rolls back
+        on any error.
 
         A failed COMMIT is rolled back too (a full disk can fail it, and SQLite then leaves the
         transaction open: every later BEGIN would fail), so the caller can simply retry later.
-        SQLite errors leave as StoreError saying what the operator can do (_explain).
+        Database errors leave as StoreError saying what the operator can do (engine.explain).
         """
         try:
-            self.db.execute("BEGIN IMMEDIATE")
+            self.engine.begin(self.db)
             try:
                 yield
                 self.db.execute("COMMIT")
             except BaseException:
                 if self.db.conn.in_transaction:
-                    with suppress(sqlite3.Error):  # the error that got us here is the one to report
+                    with suppress(*self.engine.errors):  # the error that got us here is the one to report
                         self.db.execute("ROLLBACK")
                 raise
-        except sqlite3.Error as error:
-            raise StoreError(self._explain(error)) from error
-
-    def _explain(self, error: sqlite3.Error) -> str:
-        name = getattr(error, "sqlite_errorname", "")
-        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-            return (
-                f"database {self.path} is locked by another process (waited {self.busy_timeout:g}s "
-                f"for its write lock): {error}"
-            )
-        if name.startswith("SQLITE_READONLY"):
-            return f"cannot write database {self.path}: it is read-only ({error})"
-        return f"cannot write database {self.path}: {_disk_reason(error, self.path)}"
+        except self.engine.errors as error:
+            raise StoreError(self.engine.explain(error)) from error
 
     # -- schema --------------------------------------------------------------------------------------
     def _migrate(self) -> None:
-        """Apply each migration the database has not had, each in its own transaction."""
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > schema.VERSION:
-            raise StoreError(f"database {self.path} has schema version {version}, newer than this program's")
-        for number, statements in enumerate(schema.MIGRATIONS[version:], start=version + 1):
+        """Apply each migration the database has not had, each in its own transaction.
+
+        The version is read again inside each transaction: another process opening the same
+        database at the same time may have applied the migration meanwhile.
+        """
+        migrations = self.engine.migrations
+        version = self.engine.version(self.db)
+        while version != len(migrations):
+            if version > len(migrations):
+                raise StoreError(
+                    f"database {self.path} has schema version {version}, newer than this program's"
+                )
             # Plain statements: sqlite-utils' enable_fts() runs executescript(), which commits on
             # its own and would leave a half-made schema after a crash.
             with self._transaction():
-                for statement in statements:
-                    self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {number}")
+                version = self.engine.version(self.db)
+                if version < len(migrations):
+                    for statement in migrations[version]:
+                        self.db.execute(statement)
+                    version += 1
+                    self.engine.set_version(self.db, version)
 
     # -- sources ------------------------------------------------------------------------------------
     def sync_sources(self, sources: list[Source] | tuple[Source, ...]) -> None:
@@ -311,19 +314,20 @@ class Store:
                         result.carried.append(stored_id)
                         restory.add(stored_id)
                     self.db.execute(
-                        "INSERT OR IGNORE INTO item_sources (source_id, key, item_id, link, first_seen, raw_hash) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO item_sources (source_id, key, item_id, link, first_seen, raw_hash) "
+                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         [state.source_id, item.key, stored_id, item.link, seen, item.raw_hash],
                     )
                 self._refresh_stories(restory | new)
                 # Remembered with the items themselves, so a process killed before it publishes
                 # leaves the work to the next one instead of losing it.
                 self.db.conn.executemany(
-                    "INSERT OR IGNORE INTO unpublished (item_id) VALUES (?)", [(i,) for i in result.changed]
+                    "INSERT INTO unpublished (item_id) VALUES (?) ON CONFLICT DO NOTHING",
+                    [(i,) for i in result.changed],
                 )
                 if poll_state:
                     self._save_state(state)
-        except sqlite3.Error as e:
+        except self.engine.errors as e:
             raise StoreError(f"cannot save poll of source {state.source_id!r} to {self.path}: {e}") from None
         return result
 
@@ -354,7 +358,7 @@ class Store:
                 for chunk in _chunks(item_ids or [], 500):
                     marks = ",".join("?" * len(chunk))
                     self.db.execute(f"DELETE FROM unpublished WHERE item_id IN ({marks})", chunk)
-        except sqlite3.Error as e:
+        except self.engine.errors as e:
             raise StoreError(f"cannot update {self.path}: {e}") from None
 
     def _tombstoned(self, source_id: str, items: list[Item], now: datetime) -> set[str]:
@@ -400,7 +404,7 @@ class Store:
                 row[0]
                 for row in self.db.execute(
                     "SELECT id FROM (SELECT id, row_number() OVER "
-                    "(PARTITION BY source_id ORDER BY published DESC, id) AS n FROM items) WHERE n > ?",
+                    "(PARTITION BY source_id ORDER BY published DESC, id) AS n FROM items) AS ranked WHERE n > ?",
                     [max_items_per_source],
                 )
             ]
@@ -414,9 +418,11 @@ class Store:
                     marks = ",".join("?" * len(chunk))
                     stories |= self._unindex_stories(chunk)
                     self.db.execute(
-                        "INSERT OR REPLACE INTO tombstones (source_id, key, url_key, pruned_at, last_seen) "
+                        "INSERT INTO tombstones (source_id, key, url_key, pruned_at, last_seen) "
                         "SELECT s.source_id, s.key, i.url_key, ?, ? FROM item_sources s "
-                        f"JOIN items i ON i.id = s.item_id WHERE s.item_id IN ({marks})",
+                        f"JOIN items i ON i.id = s.item_id WHERE s.item_id IN ({marks}) "
+                        "ON CONFLICT (source_id, key) DO UPDATE SET url_key = excluded.url_key, "
+                        "pruned_at = excluded.pruned_at, last_seen = excluded.last_seen",
                         [stamp, stamp, *chunk],
                     )
                     self.db.execute(f"DELETE FROM item_sources WHERE item_id IN ({marks})", chunk)
@@ -424,7 +430,7 @@ class Store:
                 for story_id in stories:
                     self._refresh_story(story_id)
                 self.db.execute("DELETE FROM tombstones WHERE last_seen < ?", [forget_before])
-        except sqlite3.Error as e:
+        except self.engine.errors as e:
             raise StoreError(f"cannot prune {self.path}: {e}") from None
         if ids:
             log.info("pruned %d items", len(ids), extra={"items_pruned": len(ids)})
@@ -605,7 +611,7 @@ class Store:
     def _add_bands(self, stored_id: str, found: Fingerprint, published: datetime) -> None:
         moment = _epoch(published)
         self.db.conn.executemany(
-            "INSERT OR IGNORE INTO story_bands (bucket, published, item_id) VALUES (?, ?, ?)",
+            "INSERT INTO story_bands (bucket, published, item_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [(bucket, moment, stored_id) for bucket in found.buckets],
         )
         packed = struct.pack(f"<{len(found.buckets)}q", *found.buckets)
@@ -801,25 +807,9 @@ class Store:
         return self.db.execute("SELECT count(*) FROM stories").fetchone()[0]
 
     def search(self, query: str, limit: int = 20) -> list[str]:
-        """Item ids whose title or text contains `query`, newest first.
-
-        The trigram index answers queries of three characters or more; shorter ones (common in
-        Chinese: 开源, 芯片) fall back to a scan, since trigram cannot index them.
-        """
-        if len(query) >= 3:
-            phrase = '"' + query.replace('"', '""') + '"'
-            sql = (
-                "SELECT items.id FROM items_fts JOIN items ON items.rowid = items_fts.rowid "
-                "WHERE items_fts MATCH ? ORDER BY items.published DESC LIMIT ?"
-            )
-            params: list = [phrase, limit]
-        else:
-            pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            sql = (
-                "SELECT id FROM items WHERE title LIKE ?1 ESCAPE '\\' OR text LIKE ?1 ESCAPE '\\' "
-                "ORDER BY published DESC LIMIT ?2"
-            )
-            params = [pattern, limit]
+        """Item ids whose title or text contains `query`, newest first (through the engine's
+        full-text index for queries of three characters or more)."""
+        sql, params = self.engine.search(query, limit)
         return [row[0] for row in self.db.execute(sql, params)]
 
     def candidates(self, condition: Condition) -> Iterator[str]:
@@ -827,10 +817,10 @@ class Store:
         (newest first), streamed: stop when you have enough.
 
         A coarse filter for search: callers check each story exactly afterwards. Strings of three
-        characters or more in title and text are looked up in the trigram index; shorter ones, and
-        the other fields, are scanned with LIKE (case-insensitive for ASCII only).
+        characters or more in title and text are looked up in the full-text index; shorter ones,
+        and the other fields, are scanned with LIKE (case-insensitive for ASCII only on SQLite).
         """
-        where, params = _condition_sql(condition)
+        where, params = _condition_sql(condition, self.engine)
         cursor = self.db.execute(
             "SELECT stories.id FROM stories WHERE stories.id IN "
             f"(SELECT items.story_id FROM items WHERE {where}) ORDER BY stories.published DESC, stories.id",
@@ -869,12 +859,12 @@ class AnyOf:
 Condition = Contains | CarriedBy | AllOf | AnyOf
 
 
-def _condition_sql(condition: Condition) -> tuple[str, list]:
+def _condition_sql(condition: Condition, engine: SQLite | PostgreSQL) -> tuple[str, list]:
     """A WHERE clause over `items` (and its parameters) for Store.candidates."""
     if isinstance(condition, AllOf | AnyOf):
-        parts = [_condition_sql(c) for c in condition.conditions]
+        parts = [_condition_sql(c, engine) for c in condition.conditions]
         joiner = " AND " if isinstance(condition, AllOf) else " OR "
-        return joiner.join(f"({sql})" for sql, _ in parts) or "1", [p for _, ps in parts for p in ps]
+        return joiner.join(f"({sql})" for sql, _ in parts) or "1 = 1", [p for _, ps in parts for p in ps]
     if isinstance(condition, CarriedBy):
         marks = ",".join("?" * len(condition.source_ids))
         sql = f"items.id IN (SELECT item_id FROM item_sources WHERE source_id IN ({marks}))"
@@ -884,20 +874,51 @@ def _condition_sql(condition: Condition) -> tuple[str, list]:
     indexed = [f for f in ("title", "text") if f in condition.fields]
     long = [s for s in condition.strings if len(s) >= 3]
     if indexed and long:
-        phrases = " OR ".join('"' + s.replace('"', '""') + '"' for s in long)
-        clauses.append("items.rowid IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)")
-        params.append(f"{{{' '.join(indexed)}}} : ({phrases})")
+        clause, found = engine.contains(indexed, long)
+        clauses.append(clause)
+        params += found
+    like = engine.like
     for string in condition.strings:
-        pattern = "%" + string.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = like_pattern(string)
         for column in condition.fields:
             if column in indexed and len(string) >= 3:
                 continue
-            clauses.append(f"items.{column} LIKE ? ESCAPE '\\'")
+            clauses.append(f"items.{column} {like} ? ESCAPE '\\'")
             params.append(pattern)
             if column == "link":
-                clauses.append("items.id IN (SELECT item_id FROM item_sources WHERE link LIKE ? ESCAPE '\\')")
+                clauses.append(
+                    f"items.id IN (SELECT item_id FROM item_sources WHERE link {like} ? ESCAPE '\\')"
+                )
                 params.append(pattern)
-    return " OR ".join(clauses) or "0", params
+    return " OR ".join(clauses) or "1 = 0", params
+
+
+def like_pattern(string: str) -> str:
+    """A LIKE pattern (ESCAPE '\\') matching `string` anywhere."""
+    return "%" + string.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def redact(database: Path | str) -> str:
+    """How to name a database in messages: a URL loses its password."""
+    parts = urlsplit(str(database))
+    if parts.password is None:
+        return str(database)
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}@{parts.netloc.rsplit('@', 1)[1]}"))
+
+
+def _engine(database: Path | str, busy_timeout: float) -> SQLite | PostgreSQL:
+    """The engine of `database`: a postgresql:// URL, else an SQLite file."""
+    if isinstance(database, str) and "://" in database:
+        if database.split("://", 1)[0].lower() not in ("postgresql", "postgres"):
+            raise StoreError(
+                f"cannot open database {redact(database)}: only postgresql:// URLs are supported"
+            )
+        from .postgresql import PostgreSQL
+
+        return PostgreSQL(database, busy_timeout)
+    from .sqlite import SQLite
+
+    return SQLite(Path(database), busy_timeout)
 
 
 def _state(data: dict) -> SourceState:
@@ -928,20 +949,6 @@ def _rank(item: Item) -> tuple:
 def _chunks(values: list, size: int) -> Iterator[list]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
-
-
-def _disk_reason(error: Exception, path: Path) -> str:
-    """`error`, saying "the disk is full" when it is: SQLite reports a full disk as SQLITE_FULL
-    on a write, but as a "disk I/O error" (SQLITE_IOERR_SHMSIZE) when WAL's shared-memory file
-    cannot be created on opening, which names no cause an operator can act on."""
-    full = (
-        getattr(error, "sqlite_errorname", "") == "SQLITE_FULL"
-        or getattr(error, "errno", None) == errno.ENOSPC
-    )
-    if not full and str(path) != ":memory:":
-        with suppress(OSError):
-            full = shutil.disk_usage(path.parent).free < 64 * 1024
-    return f"the disk is full ({error})" if full else str(error)
 
 
 def _format_time(value: datetime | None) -> str | None:

@@ -54,7 +54,9 @@ def save(store: Store, source_id: str, records: Iterable[FullText]) -> None:
     marks = ",".join("?" * (len(_COLUMNS) + 1))
     with store._transaction():
         store.db.conn.executemany(
-            f"INSERT OR REPLACE INTO full_texts (source_id, {', '.join(_COLUMNS)}) VALUES ({marks})", rows
+            f"INSERT INTO full_texts (source_id, {', '.join(_COLUMNS)}) VALUES ({marks}) "
+            f"ON CONFLICT (source_id, key) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS)}",
+            rows,
         )
 
 

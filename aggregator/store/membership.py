@@ -42,7 +42,7 @@ class Membership:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT), as the Store's own."""
+        """One write transaction, as the Store's own."""
         with self.store._transaction():
             yield
 
@@ -57,7 +57,7 @@ class Membership:
     def keep(self, digest: str, rules: dict) -> int:
         """Start keeping the membership of these rules (not built yet); return their id."""
         self.db.execute(
-            "INSERT OR IGNORE INTO topic_rules (digest, rules) VALUES (?, ?)",
+            "INSERT INTO topic_rules (digest, rules) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [digest, json.dumps(rules, ensure_ascii=False, sort_keys=True)],
         )
         return self.db.execute("SELECT id FROM topic_rules WHERE digest = ?", [digest]).fetchone()[0]
@@ -92,8 +92,8 @@ class Membership:
         """Record that rules set `rules_id` takes story `story_id`, for each (rules_id, story_id);
         the story's published date is taken from its row, in this same transaction."""
         self.db.conn.executemany(
-            "INSERT OR IGNORE INTO topic_stories (rules_id, published, story_id) "
-            "SELECT ?, published, id FROM stories WHERE id = ?",
+            "INSERT INTO topic_stories (rules_id, published, story_id) "
+            "SELECT ?, published, id FROM stories WHERE id = ? ON CONFLICT DO NOTHING",
             rows,
         )
 
@@ -104,7 +104,7 @@ class Membership:
     def queue(self, story_ids: list[str]) -> None:
         """Queue these stories for re-evaluation."""
         self.db.conn.executemany(
-            "INSERT OR IGNORE INTO topic_stale (story_id) VALUES (?)", [(i,) for i in story_ids]
+            "INSERT INTO topic_stale (story_id) VALUES (?) ON CONFLICT DO NOTHING", [(i,) for i in story_ids]
         )
 
     def decide(self, story_ids: list[str], rows: list[tuple[int, str]]) -> None:

@@ -97,18 +97,19 @@ def record(
     stamp = _format_time(now)
     with store._transaction():
         store.db.conn.executemany(
-            "INSERT OR REPLACE INTO webhook_topics (topic_id, url, since) VALUES (?, ?, ?)",
+            "INSERT INTO webhook_topics (topic_id, url, since) VALUES (?, ?, ?) "
+            "ON CONFLICT (topic_id) DO UPDATE SET url = excluded.url, since = excluded.since",
             [(topic_id, url, stamp) for topic_id, url in receivers.items()],
         )
         store.db.conn.executemany(
-            "INSERT OR IGNORE INTO webhook_sources (source_id, since) VALUES (?, ?)",
+            "INSERT INTO webhook_sources (source_id, since) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(source_id, stamp) for source_id in sources],
         )
         for announcement in announcements:
             delivery = announcement.delivery
             store.db.execute(
-                "INSERT OR IGNORE INTO webhook_announced (topic_id, story_id, announced_at, delivery_id) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO webhook_announced (topic_id, story_id, announced_at, delivery_id) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [announcement.topic_id, announcement.story_id, stamp, delivery.id if delivery else None],
             )
             if delivery is not None:
@@ -131,7 +132,7 @@ def claim(store: Store, now: datetime, lease: timedelta, limit: int) -> list[Del
         rows = store.db.execute(
             "SELECT id, topic_id, story_id, url, payload, attempts FROM webhook_deliveries "
             "WHERE status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?) "
-            "ORDER BY next_attempt_at, created_at, rowid LIMIT ?",
+            f"ORDER BY next_attempt_at, created_at, {store.engine.row_order} LIMIT ?",
             [PENDING, stamp, stamp, limit],
         ).fetchall()
         store.db.conn.executemany(
@@ -171,7 +172,8 @@ def release(store: Store) -> None:
 def next_due(store: Store) -> datetime | None:
     """When the next pending delivery falls due (its lease's end, when it is being sent)."""
     row = store.db.execute(
-        "SELECT min(max(next_attempt_at, coalesce(lease_until, ''))) FROM webhook_deliveries WHERE status = ?",
+        "SELECT min(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) "
+        "FROM webhook_deliveries WHERE status = ?",
         [PENDING],
     ).fetchone()
     return _parse_time(row[0])

@@ -6,7 +6,7 @@ errors leave as StoreError). aggregator/websub/ decides what to write; this modu
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 
 from . import Store, _chunks, _format_time, _parse_time
@@ -59,10 +59,11 @@ def subscription(store: Store, token: str) -> Subscription | None:
 def subscriptions(store: Store, source_ids: list[str] | None = None) -> list[Subscription]:
     """Every subscription (of these sources), oldest request first."""
     if source_ids is None:
-        return _select(store, "ORDER BY rowid", [])
+        return _select(store, f"ORDER BY {store.engine.row_order}", [])
     found: list[Subscription] = []
     for chunk in _chunks(source_ids, 500):
-        found += _select(store, f"WHERE source_id IN ({','.join('?' * len(chunk))}) ORDER BY rowid", chunk)
+        marks = ",".join("?" * len(chunk))
+        found += _select(store, f"WHERE source_id IN ({marks}) ORDER BY {store.engine.row_order}", chunk)
     return found
 
 
@@ -84,15 +85,15 @@ def pushed_sources(store: Store, source_ids: list[str], now: datetime) -> set[st
 
 
 def save_subscription(store: Store, row: Subscription) -> None:
-    """Insert or replace the row with this token."""
+    """Insert or replace the row with this token (a replaced row comes last in subscriptions())."""
     values = asdict(row)
     for name in _TIMES:
         values[name] = _format_time(values[name])
     columns = list(values)
     with store._transaction():
+        store.db.execute("DELETE FROM websub_subscriptions WHERE token = ?", [row.token])
         store.db.execute(
-            f"INSERT OR REPLACE INTO websub_subscriptions ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' * len(columns))})",
+            f"INSERT INTO websub_subscriptions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
             list(values.values()),
         )
 
@@ -165,9 +166,12 @@ def ping_failed(store: Store, ping: Ping, retry_at: datetime, error: str) -> Non
         )
 
 
+_COLUMNS = ", ".join(field.name for field in fields(Subscription))
+
+
 def _select(store: Store, where: str, params: list) -> list[Subscription]:
     rows = []
-    for record in store.db.query(f"SELECT * FROM websub_subscriptions {where}", params):
+    for record in store.db.query(f"SELECT {_COLUMNS} FROM websub_subscriptions {where}", params):
         for name in _TIMES:
             record[name] = _parse_time(record[name])
         rows.append(Subscription(**record))

@@ -1,0 +1,116 @@
+"""The SQLite engine of the store: an embedded file through sqlite-utils (WAL, one writer).
+
+What differs from PostgreSQL lives here and in postgresql.py, which has the same shape: opening
+the connection, starting a write transaction, where the schema version is kept, the migrations,
+explaining errors, and full-text search (FTS5 trigram). Store runs every other query as written,
+in the SQL both engines accept.
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+import sqlite3
+from contextlib import suppress
+from pathlib import Path
+
+import sqlite_utils
+
+from . import like_pattern, schema
+
+
+class SQLite:
+    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+    like = "LIKE"  # case-insensitive for ASCII only; callers check matches exactly afterwards
+    row_order = "rowid"  # insertion order (INSERT OR REPLACE moves a row to the end)
+    migrations = schema.MIGRATIONS
+
+    def __init__(self, path: Path, busy_timeout: float):
+        self.path = path
+        self.name = str(path)
+        self.busy_timeout = busy_timeout
+
+    def connect(self) -> sqlite_utils.Database:
+        memory = str(self.path) == ":memory:"
+        if not memory:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout, isolation_level=None)
+        db = sqlite_utils.Database(conn)
+        if not memory:
+            db.enable_wal()
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a crash loses no committed data
+        return db
+
+    def lock_daemon(self, db: sqlite_utils.Database) -> None:
+        """Nothing to do: scheduler.DaemonLock holds a lock file beside the database."""
+
+    def begin(self, db: sqlite_utils.Database) -> None:
+        """Take the write lock up front, so a transaction never fails half-way for want of it."""
+        db.execute("BEGIN IMMEDIATE")
+
+    def version(self, db: sqlite_utils.Database) -> int:
+        return db.execute("PRAGMA user_version").fetchone()[0]
+
+    def set_version(self, db: sqlite_utils.Database, number: int) -> None:
+        db.execute(f"PRAGMA user_version = {int(number)}")
+
+    def opening_error(self, error: Exception) -> str:
+        return _disk_reason(error, self.path)
+
+    def explain(self, error: Exception) -> str:
+        """Why a write failed, saying what the operator can do."""
+        name = getattr(error, "sqlite_errorname", "")
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            return (
+                f"database {self.path} is locked by another process (waited {self.busy_timeout:g}s "
+                f"for its write lock): {error}"
+            )
+        if name.startswith("SQLITE_READONLY"):
+            return f"cannot write database {self.path}: it is read-only ({error})"
+        return f"cannot write database {self.path}: {_disk_reason(error, self.path)}"
+
+    # -- full-text search: the FTS5 trigram index items_fts (schema.py) -----------------------------
+    def search(self, query: str, limit: int) -> tuple[str, list]:
+        """SQL and parameters for Store.search (ids of items containing `query`, newest first).
+
+        The trigram index answers queries of three characters or more; shorter ones (common in
+        Chinese: 开源, 芯片) fall back to a scan, since trigram cannot index them.
+        """
+        if len(query) >= 3:
+            sql = (
+                "SELECT items.id FROM items_fts JOIN items ON items.rowid = items_fts.rowid "
+                "WHERE items_fts MATCH ? ORDER BY items.published DESC LIMIT ?"
+            )
+            return sql, [_phrase(query), limit]
+        sql = (
+            "SELECT id FROM items WHERE title LIKE ?1 ESCAPE '\\' OR text LIKE ?1 ESCAPE '\\' "
+            "ORDER BY published DESC LIMIT ?2"
+        )
+        return sql, [like_pattern(query), limit]
+
+    def contains(self, fields: list[str], strings: list[str]) -> tuple[str, list]:
+        """A condition on `items` (and its parameters): one of `strings` (three characters or
+        more each) is in one of `fields` (title, text), looked up in the trigram index."""
+        phrases = " OR ".join(_phrase(s) for s in strings)
+        return "items.rowid IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)", [
+            f"{{{' '.join(fields)}}} : ({phrases})"
+        ]
+
+
+def _phrase(string: str) -> str:
+    return '"' + string.replace('"', '""') + '"'
+
+
+def _disk_reason(error: Exception, path: Path) -> str:
+    """`error`, saying "the disk is full" when it is: SQLite reports a full disk as SQLITE_FULL
+    on a write, but as a "disk I/O error" (SQLITE_IOERR_SHMSIZE) when WAL's shared-memory file
+    cannot be created on opening, which names no cause an operator can act on."""
+    full = (
+        getattr(error, "sqlite_errorname", "") == "SQLITE_FULL"
+        or getattr(error, "errno", None) == errno.ENOSPC
+    )
+    if not full and str(path) != ":memory:":
+        with suppress(OSError):
+            full = shutil.disk_usage(path.parent).free < 64 * 1024
+    return f"the disk is full ({error})" if full else str(error)
