@@ -14,19 +14,20 @@ from __future__ import annotations
 
 import json
 import logging
-import struct
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from ..dedup import Fingerprint, fingerprint, item_id, similarity, stored_fingerprint, titles_conflict
+from ..dedup import Fingerprint, item_id
 from ..errors import StoreError
-from ..models import Carrier, Item, Source, SourceState, Story, StoryMember, StoryRules
+from ..models import Item, Source, SourceState, StoryRules
+from .rows import _chunks, _format_time, _parse_time
+from .stories import StoryIndex
 
 if TYPE_CHECKING:
     from .postgresql import PostgreSQL
@@ -35,11 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT = 30.0  # seconds a write waits while another process holds the database's write lock
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # one fixed format, so text order is time order
-# At most this many look-alikes are compared with a new item: a bucket crowded by some templated
-# series must not make one lookup cost more than a few milliseconds.
-MAX_LOOK_ALIKES = 64
-FINGERPRINTS = 4096  # stored items' fingerprints kept in memory (Store._remember): ~40 MB of long articles
 
 
 @dataclass
@@ -66,7 +62,7 @@ class _Known:
     raw_hash: str | None  # of this carrier's entry as last stored (normalize.Entry)
 
 
-class Store:
+class Store(StoryIndex):
     """An open database; use as a context manager or call close().
 
     `path` is an SQLite file (or ":memory:"), or a postgresql:// URL. `stories` says when a new
@@ -504,302 +500,6 @@ class Store:
                 [row[c] for c in columns],
             )
 
-    # -- story grouping: which story a new item belongs to (dedup/near.py decides, we look up) -------
-    def _join_story(self, stored_id: str, item: Item, found: Fingerprint | None) -> None:
-        """Put a newly stored item into the story of its most similar look-alike, else a new story.
-
-        A story keeps the id of its first item; _refresh_story picks its representative.
-        `found` is the item's fingerprint when the caller has it.
-        """
-        found = found or fingerprint(item.title, item.text)
-        story = self.find_story(item, found)
-        self._remember(stored_id, item.content_hash, found)
-        story_id, score = (story[0], round(story[1], 4)) if story else (stored_id, None)
-        self.db.execute(
-            "UPDATE items SET story_id = ?, story_similarity = ? WHERE id = ?", [story_id, score, stored_id]
-        )
-        self._add_bands(stored_id, found, item.published)
-        self._refresh_story(story_id)  # at once: the next item of this poll may join it
-
-    def find_story(self, item: Item, found: Fingerprint | None = None) -> tuple[str, float] | None:
-        """(story id, similarity) of the stored story `item` belongs to, or None for a story of its own.
-
-        Look-alikes are the items that share an LSH bucket with it and were published within the
-        window (an index range scan, whatever the size of the table). The most similar one at or
-        above the threshold wins, provided its story would still span no more than the window.
-        `found` is the item's fingerprint when the caller has it already.
-        """
-        rules = self.story_rules
-        found = found or fingerprint(item.title, item.text)
-        best: tuple[str, float] | None = None
-        for story_id, other, first, last in self._look_alikes(found, item.published):
-            if max(last, item.published) - min(first, item.published) > timedelta(seconds=rules.window):
-                continue
-            score = similarity(found, other)
-            if score >= rules.threshold and (best is None or score > best[1]):
-                best = (story_id, score)
-        return best
-
-    def _look_alikes(self, found: Fingerprint, published: datetime) -> list[tuple]:
-        """(story id, fingerprint, story's first and last published) of the items sharing a bucket
-        with `found` and published within the window of `published`, oldest first.
-
-        Fingerprints come from memory when the item is there (see _remember), else from its
-        stored title and shingles (its text, for an item stored before they were kept); a
-        look-alike whose title names other numbers (titles_conflict) is turned away first.
-        """
-        if not found.buckets:
-            return []
-        moment, window = _epoch(published), int(self.story_rules.window)
-        marks = ",".join("?" * len(found.buckets))
-        ids = [
-            row[0]
-            for row in self.db.execute(
-                f"SELECT DISTINCT item_id FROM story_bands WHERE bucket IN ({marks}) "
-                "AND published BETWEEN ? AND ? LIMIT ?",
-                [*found.buckets, moment - window, moment + window, MAX_LOOK_ALIKES],
-            )
-        ]
-        if not ids:
-            return []
-        rows = self.db.execute(
-            "SELECT i.id, i.content_hash, i.story_id, st.published, st.last_published FROM items i "
-            f"JOIN stories st ON st.id = i.story_id WHERE i.id IN ({','.join('?' * len(ids))}) "
-            "ORDER BY i.published, i.id",
-            ids,
-        ).fetchall()
-        missing = [row[0] for row in rows if (row[0], row[1]) not in self._fingerprints]
-        if missing:
-            for stored_id, content_hash, title, shingles, text in self.db.execute(
-                "SELECT id, content_hash, title, story_shingles, "
-                "CASE WHEN story_shingles IS NULL THEN text END FROM items "
-                f"WHERE id IN ({','.join('?' * len(missing))})",
-                missing,
-            ):
-                if titles_conflict(found, title):  # cheap: a templated series' other issues
-                    continue
-                other = (
-                    stored_fingerprint(title, shingles) if shingles is not None else fingerprint(title, text)
-                )
-                self._remember(stored_id, content_hash, other)
-        out = []
-        for stored_id, content_hash, story, first, last in rows:
-            other = self._fingerprints.get((stored_id, content_hash))
-            if other is not None:
-                self._fingerprints.move_to_end((stored_id, content_hash))
-                out.append((story, other, _parse_time(first), _parse_time(last)))
-        return out
-
-    def _remember(self, stored_id: str, content_hash: str, found: Fingerprint) -> None:
-        """Keep a stored item's fingerprint in memory (the most recently used FINGERPRINTS of them).
-
-        Keyed by the item's content hash too, so a rewritten or re-stored item is never judged by
-        an old fingerprint. Computing one again from the stored text costs about a millisecond;
-        keeping one costs some 4 bytes a shingle (about 10 KB for a long article).
-        """
-        self._fingerprints[(stored_id, content_hash)] = found
-        if len(self._fingerprints) > FINGERPRINTS:
-            self._fingerprints.popitem(last=False)
-
-    def _index_story(self, stored_id: str, item: Item) -> None:
-        """Re-index an item whose stored title or text was rewritten; it stays in its story."""
-        self._unindex_stories([stored_id])
-        found = fingerprint(item.title, item.text)
-        self._remember(stored_id, item.content_hash, found)
-        self._add_bands(stored_id, found, item.published)
-
-    def _add_bands(self, stored_id: str, found: Fingerprint, published: datetime) -> None:
-        moment = _epoch(published)
-        self.db.conn.executemany(
-            "INSERT INTO story_bands (bucket, published, item_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            [(bucket, moment, stored_id) for bucket in found.buckets],
-        )
-        packed = struct.pack(f"<{len(found.buckets)}q", *found.buckets)
-        self.db.execute(
-            "UPDATE items SET story_buckets = ?, story_shingles = ? WHERE id = ?",
-            [packed, found.body, stored_id],
-        )
-
-    def _unindex_stories(self, ids: list[str]) -> set[str]:
-        """Remove these items' index entries; return the ids of their stories."""
-        marks = ",".join("?" * len(ids))
-        stories: set[str] = set()
-        for stored_id, story_id, packed in self.db.execute(
-            f"SELECT id, story_id, story_buckets FROM items WHERE id IN ({marks})", ids
-        ).fetchall():
-            stories.add(story_id)
-            buckets = struct.unpack(f"<{len(packed or b'') // 8}q", packed or b"")
-            self.db.conn.executemany(
-                "DELETE FROM story_bands WHERE bucket = ? AND item_id = ?",
-                [(bucket, stored_id) for bucket in buckets],
-            )
-        return stories
-
-    def _refresh_stories(self, ids: set[str]) -> None:
-        """Bring up to date the stories of these items (members, carriers, representative)."""
-        stories: set[str] = set()
-        for chunk in _chunks(sorted(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            stories.update(
-                row[0] for row in self.db.execute(f"SELECT story_id FROM items WHERE id IN ({marks})", chunk)
-            )
-        for story_id in sorted(stories):
-            self._refresh_story(story_id)
-
-    def _refresh_story(self, story_id: str) -> None:
-        """Recompute a story's row from its items: the representative is the earliest, then the
-        richest (as save_poll keeps the earliest version of a URL); a story without items goes."""
-        members = self.db.execute(
-            "SELECT id, published, length(content_html), source_id, first_seen FROM items WHERE story_id = ?",
-            [story_id],
-        ).fetchall()
-        if not members:
-            self.db.execute("DELETE FROM stories WHERE id = ?", [story_id])
-            return
-        representative = min(members, key=lambda m: (m[1], -m[2], m[3]))
-        sources = self.db.execute(
-            "SELECT count(DISTINCT s.source_id) FROM item_sources s JOIN items i ON i.id = s.item_id "
-            "WHERE i.story_id = ?",
-            [story_id],
-        ).fetchone()[0]
-        self.db.execute(
-            "INSERT INTO stories (id, item_id, published, last_published, first_seen, members, sources) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET item_id = excluded.item_id, "
-            "published = excluded.published, last_published = excluded.last_published, "
-            "first_seen = excluded.first_seen, members = excluded.members, sources = excluded.sources",
-            [
-                story_id,
-                representative[0],
-                representative[1],
-                max(m[1] for m in members),
-                min(m[4] for m in members),
-                len(members),
-                sources,
-            ],
-        )
-
-    def story_members(self, story_id: str) -> list[StoryMember]:
-        """Every item of a story as each source carried it, oldest first.
-
-        The similarity is the item's to the look-alike it joined through; None for the item that
-        began the story, and 1.0 for a further source that carried an item by the same link.
-        """
-        members: list[StoryMember] = []
-        seen: set[str] = set()
-        for row in self.db.execute(
-            "SELECT i.id, s.source_id, src.title, i.title, s.link, i.published, i.story_similarity "
-            "FROM items i JOIN item_sources s ON s.item_id = i.id JOIN sources src ON src.id = s.source_id "
-            "WHERE i.story_id = ? ORDER BY i.published, i.id, s.first_seen, s.source_id",
-            [story_id],
-        ):
-            stored_id, source_id, source_title, title, link, published, score = row
-            members.append(
-                StoryMember(
-                    story_id=story_id,
-                    item_id=stored_id,
-                    source_id=source_id,
-                    source_title=source_title or source_id,
-                    title=title,
-                    link=link,
-                    published=_parse_time(published),
-                    similarity=1.0 if stored_id in seen else score,
-                )
-            )
-            seen.add(stored_id)
-        return members
-
-    # -- stories -----------------------------------------------------------------------------------
-    def stories(
-        self, ids: list[str] | None = None, batch: int = 200, min_sources: int = 1
-    ) -> Iterator[Story]:
-        """Stories newest first (by their representative's published date), each once, with every
-        source that carried one of its items.
-
-        With `ids` (story ids, or ids of items: each stands for its story), only those stories.
-        With `min_sources`, only stories carried by at least that many sources. Streams in
-        batches, so callers may stop early.
-        """
-        select = (
-            "SELECT items.*, stories.published AS story_published, stories.first_seen AS story_first_seen "
-            "FROM stories "
-            "JOIN items ON items.id = stories.item_id WHERE {} ORDER BY stories.published DESC, stories.id"
-        )
-        if ids is not None:
-            done: set[str] = set()
-            for chunk in _chunks(list(dict.fromkeys(ids)), 500):
-                marks = ",".join("?" * len(chunk))
-                wanted = [
-                    row[0]
-                    for row in self.db.execute(
-                        f"SELECT story_id FROM items WHERE id IN ({marks}) "
-                        f"UNION SELECT id FROM stories WHERE id IN ({marks})",
-                        chunk + chunk,
-                    )
-                    if row[0] not in done
-                ]
-                done.update(wanted)
-                if wanted:
-                    where = f"stories.id IN ({','.join('?' * len(wanted))}) AND stories.sources >= ?"
-                    rows = list(self.db.query(select.format(where), [*wanted, min_sources]))
-                    yield from self._stories(rows)
-            return
-        after: tuple[str, str] | None = None  # keyset paging: (published, id) of the last story yielded
-        while True:
-            where, params = "stories.sources >= ?", [min_sources]
-            if after:
-                where += " AND (stories.published < ? OR (stories.published = ? AND stories.id > ?))"
-                params += [after[0], after[0], after[1]]
-            rows = list(self.db.query(select.format(where) + " LIMIT ?", [*params, batch]))
-            if not rows:
-                return
-            yield from self._stories(rows)
-            after = (rows[-1]["story_published"], rows[-1]["story_id"])
-
-    def _stories(self, records: list[dict]) -> Iterator[Story]:
-        """Stories from rows of their representative items; carriers come from all their items."""
-        if not records:
-            return
-        representative = {r["story_id"]: r["id"] for r in records}
-        found: dict[str, list[tuple[tuple, Carrier]]] = {story_id: [] for story_id in representative}
-        marks = ",".join("?" * len(records))
-        for story_id, stored_id, source_id, title, url, link, first_seen in self.db.execute(
-            "SELECT i.story_id, s.item_id, s.source_id, src.title, src.url, s.link, s.first_seen "
-            "FROM item_sources s JOIN items i ON i.id = s.item_id JOIN sources src ON src.id = s.source_id "
-            f"WHERE i.story_id IN ({marks})",
-            list(representative),
-        ):
-            # The representative's own carriers first, so its source is listed with its link.
-            order = (stored_id != representative[story_id], first_seen, source_id)
-            found[story_id].append((order, Carrier(source_id, title or source_id, url, link)))
-        carriers: dict[str, list[Carrier]] = {}
-        for story_id, rows in found.items():
-            chosen: dict[str, Carrier] = {}
-            for _, carrier in sorted(rows, key=lambda row: row[0]):
-                chosen.setdefault(carrier.source_id, carrier)
-            carriers[story_id] = list(chosen.values())
-        for r in records:
-            item = Item(
-                source_id=r["source_id"],
-                key=r["entry_key"],
-                link=r["link"],
-                url_key=r["url_key"],
-                title=r["title"],
-                author=r["author"],
-                published=_parse_time(r["published"]),
-                updated=_parse_time(r["updated"]),
-                content_html=r["content_html"],
-                text=r["text"],
-                categories=tuple(json.loads(r["categories"] or "[]")),
-                thumbnail=r["thumbnail"],
-                content_hash=r["content_hash"],
-            )
-            yield Story(
-                id=r["story_id"],
-                item=item,
-                carriers=carriers[r["story_id"]],
-                first_seen=_parse_time(r["story_first_seen"]),
-            )
-
     def count_items(self) -> int:
         return self.db.execute("SELECT count(*) FROM items").fetchone()[0]
 
@@ -944,22 +644,3 @@ def _state(data: dict) -> SourceState:
 def _rank(item: Item) -> tuple:
     """Order of preference among versions of one URL: earliest published, then longest content."""
     return (_format_time(item.published), -len(item.content_html), item.source_id)
-
-
-def _chunks(values: list, size: int) -> Iterator[list]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _format_time(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).strftime(_TIME_FORMAT) if value else None
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    # fromisoformat reads _TIME_FORMAT ("Z" included) some twenty times faster than strptime.
-    return datetime.fromisoformat(value) if value else None
-
-
-def _epoch(value: datetime) -> int:
-    """Whole seconds since 1970 (UTC): story_bands keeps times as integers, a compact index key."""
-    return int(value.timestamp())

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from ..models import FullText, Item
-from . import Store, _chunks, _format_time, _parse_time
+from . import Store
+from .rows import _chunks, _format_time, _parse_time
 
 _COLUMNS = ("key", "link", "status", "attempts", "tried_at", "content_html", "text", "error", "next_try_at")
 

@@ -20,7 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from . import Store, _chunks, _format_time
+from . import Store
+from .rows import _chunks, _format_time
 
 
 @dataclass(frozen=True)

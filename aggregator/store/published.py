@@ -6,7 +6,8 @@ incremental publish renders only the topics whose feeds would say something new.
 
 from __future__ import annotations
 
-from . import Store, _chunks
+from . import Store
+from .rows import _chunks
 
 
 class PublishedFeeds:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from . import Store, _chunks, _format_time, _parse_time
+from . import Store
+from .rows import _chunks, _format_time, _parse_time
 
 PENDING, DELIVERED, FAILED, DROPPED = "pending", "delivered", "failed", "dropped"
 

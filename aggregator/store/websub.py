@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 
-from . import Store, _chunks, _format_time, _parse_time
+from . import Store
+from .rows import _chunks, _format_time, _parse_time
 
 # Subscription states, in the order a subscription usually goes through them.
 PENDING = "pending"  # a subscribe request is due, or sent and not yet verified by the hub
