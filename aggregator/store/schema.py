@@ -327,6 +327,11 @@ _V8_RULES_USED = [
     "ALTER TABLE topic_rules ADD COLUMN used_at TEXT",
 ]
 
+# What a story look-up reads of each look-alike, from the index alone: those columns lie after
+# the content and text in the row, so reading them from the table walks its overflow pages
+# (store cost of a new 50-item document after 10k items: 141 -> 121 ms).
+_V9_LOOK_ALIKES = ["CREATE INDEX items_look_alike ON items (id, story_id, content_hash, published)"]
+
 MIGRATIONS: list[list[str]] = [
     _V1,
     _V2_UNCHANGED,
@@ -336,5 +341,6 @@ MIGRATIONS: list[list[str]] = [
     _V6_MEMBERSHIP,
     _V7_SHINGLES,
     _V8_RULES_USED,
+    _V9_LOOK_ALIKES,
 ]
 VERSION = len(MIGRATIONS)

@@ -279,6 +279,9 @@ _V7_SHINGLES = ["ALTER TABLE items ADD COLUMN story_shingles bytea"]
 
 _V8_RULES_USED = [f"ALTER TABLE topic_rules ADD COLUMN used_at {_C}"]
 
+# Its twin's reason is SQLite's row layout; here it lets a look-up read only the index (INCLUDE).
+_V9_LOOK_ALIKES = ["CREATE INDEX items_look_alike ON items (id) INCLUDE (story_id, content_hash, published)"]
+
 MIGRATIONS: list[list[str]] = [
     _V1,
     _V2_UNCHANGED,
@@ -288,4 +291,5 @@ MIGRATIONS: list[list[str]] = [
     _V6_MEMBERSHIP,
     _V7_SHINGLES,
     _V8_RULES_USED,
+    _V9_LOOK_ALIKES,
 ]
