@@ -86,7 +86,9 @@ class Workers:
         self._pool: ProcessPoolExecutor | None = None
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
-        if not self.processes or self.inline > 0:
+        if not self.processes:
+            return function(*args)
+        if self.inline > 0:
             self.inline -= 1
             return function(*args)
         if self._pool is None:

@@ -96,7 +96,8 @@ async def refresh(
         state.moved_from, state.url = url, result.permanent_redirect
     state.last_status = result.status
     body_hash = None if result.not_modified else document_hash(result.body, source, max_items)
-    same_bytes = body_hash == state.body_hash and not full and not fulltext.retries_due(store, source, now)
+    retrying = fulltext.retries_due(store, source, now)  # entries to read again for their pages
+    same_bytes = body_hash == state.body_hash and not full and not retrying
     if result.not_modified or same_bytes:
         if not result.not_modified:  # the same bytes again: keep the validators the server sent now
             state.etag = result.headers.get("etag")
@@ -111,7 +112,7 @@ async def refresh(
         return _failed(store, source, state, e, cadence, now, started)
     _warn(source, document, result.url)
     fulltext.give_up_absent(store, source, [entry.key for entry in document.entries])
-    fresh = _fresh(store, source, document, now)
+    fresh = _fresh(store, source, document, retrying)
     try:
         prepared = await workers.run(prepare.prepare, fresh, source, now) if fresh else []
     except ParseError as e:
@@ -162,7 +163,8 @@ async def receive(
         log.warning("source %s: pushed document refused: %s", source.id, e, extra={"source_id": source.id})
         return PollOutcome(source.id, FAILED, error=str(e), seconds=time.monotonic() - started)
     _warn(source, document, url)
-    prepared = prepare.prepare(_fresh(store, source, document, now), source, now)
+    retrying = fulltext.retries_due(store, source, now)
+    prepared = prepare.prepare(_fresh(store, source, document, retrying), source, now)
     prepared = await _with_full_text(source, prepared, fetcher, store, now)
     # A poll may have saved the source's state while the article pages were fetched: a push
     # writes none (its state would be the one read before).
@@ -190,11 +192,11 @@ def _warn(source: Source, document: prepare.Document, url: str) -> None:
         )
 
 
-def _fresh(store: Store, source: Source, document: prepare.Document, now: datetime) -> list[Entry]:
+def _fresh(store: Store, source: Source, document: prepare.Document, retrying: set[str]) -> list[Entry]:
     """The entries of `document` the store does not hold as they are for `source`, and those
-    whose article page is due to be tried again (full_text)."""
+    whose article page is due to be tried again (`retrying`, full_text)."""
     unchanged = store.unchanged(source.id, [(entry.key, entry.raw_hash) for entry in document.entries])
-    unchanged -= fulltext.retries_due(store, source, now)
+    unchanged -= retrying
     return [entry for entry in document.entries if entry.key not in unchanged]
 
 
