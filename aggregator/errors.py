@@ -5,6 +5,7 @@
      ├── FetchError       a source could not be fetched (reason: dns, refused, timeout, ...)
      ├── ParseError       the body is not a feed we can read
      ├── StoreError       the database cannot be opened or written
+     ├── LeaseLost        a worker's claim on a source ended before its poll was saved
      └── PublishError     an output file cannot be written
 
 A FetchError or ParseError is recorded on the source's row and the poll goes on; the others
@@ -73,6 +74,13 @@ class ParseError(AggregatorError):
 
 
 class StoreError(AggregatorError):
+    stage = "store"
+
+
+class LeaseLost(AggregatorError):
+    """An `aggregator worker` may not save its poll of a source: its claim ran out, or another
+    worker claimed the source since (store/leases.py). Nothing of the poll was saved."""
+
     stage = "store"
 
 

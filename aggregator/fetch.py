@@ -28,6 +28,7 @@ import logging
 import mimetypes
 import os
 import zlib
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
@@ -59,14 +60,29 @@ BUFFER_BUDGET = 24 * 1024 * 1024
 _FEED_TYPES = {".rss": "application/rss+xml", ".atom": "application/atom+xml"}
 
 
+class HostSlots:
+    """The per-host cap of one process: at most `per_host` requests in flight to one host.
+    (store/leases.py keeps the cap across `aggregator worker` processes.)"""
+
+    def __init__(self, per_host: int) -> None:
+        self.per_host = per_host
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    def slot(self, host: str) -> AbstractAsyncContextManager[object]:
+        """Hold one of `host`'s slots while in the `async with`."""
+        return self._hosts.setdefault(host, asyncio.Semaphore(self.per_host))
+
+
 class Fetcher:
     """Fetches sources with conditional GET, manual redirects, a deadline and a body cap.
 
     `concurrency` and `per_host` cap requests in flight overall and per host; a fetch waits for its
     slots first, and only then does `timeout`, one deadline for the whole exchange (redirects and
     body included), start, so a long queue for one host never times out requests that were never
-    sent. `max_body` counts decoded bytes. A body past SMALL_BODY waits, within that deadline, for
-    a large-body slot (at least one; BUFFER_BUDGET // max_body), which bounds the memory of a batch.
+    sent. `host_slots` keeps the per-host cap (this process's own by default; store/leases.py
+    shares it between workers). `max_body` counts decoded bytes. A body past SMALL_BODY waits,
+    within that deadline, for a large-body slot (at least one; BUFFER_BUDGET // max_body), which
+    bounds the memory of a batch.
 
     A `public_only` request (a URL a feed named) connects to public addresses only, on every hop
     (network.py); it goes through a connection pool of its own, so it never reuses a connection
@@ -82,6 +98,7 @@ class Fetcher:
         user_agent: str = USER_AGENT,
         concurrency: int = 20,
         per_host: int = 2,
+        host_slots: HostSlots | None = None,
     ) -> None:
         self.timeout = timeout
         self.max_body = max_body
@@ -92,7 +109,7 @@ class Fetcher:
         self._session: aiohttp.ClientSession | None = None
         self._public_session: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(concurrency)
-        self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self.host_slots = host_slots or HostSlots(per_host)
         self._large_slots = asyncio.Semaphore(max(1, BUFFER_BUDGET // max_body))
 
     async def __aenter__(self) -> Fetcher:
@@ -152,9 +169,8 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         host = (urlsplit(url).hostname or "").lower()
-        host_slots = self._host_slots.setdefault(host, asyncio.Semaphore(self.per_host))
         try:
-            async with self._slots, host_slots, asyncio.timeout(self.timeout):
+            async with self._slots, self.host_slots.slot(host), asyncio.timeout(self.timeout):
                 return await self._exchange(self._session_for(public_only), url, headers)
         except TimeoutError:
             raise FetchError("timeout", f"no complete answer from {url} within {self.timeout:g}s") from None
@@ -279,12 +295,11 @@ class Fetcher:
         if urlsplit(url).scheme.lower() not in ("http", "https"):
             raise FetchError("scheme", f"cannot post to {url}: not an http(s) URL")
         host = (urlsplit(url).hostname or "").lower()
-        host_slots = self._host_slots.setdefault(host, asyncio.Semaphore(self.per_host))
         headers = {"Accept": "*/*", "Accept-Encoding": "identity"}  # only a short text is read
         try:
             async with (
                 self._slots,
-                host_slots,
+                self.host_slots.slot(host),
                 asyncio.timeout(self.timeout),
                 session.post(url, data=fields, max_redirects=self.max_redirects, headers=headers) as resp,
             ):

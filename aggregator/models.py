@@ -45,6 +45,9 @@ class SourceState:
     ttl: float | None = None  # seconds the feed asks between polls (RSS <ttl>), from its last body
     body_hash: str | None = None  # of the last document parsed (refresh.document_hash)
     next_check_at: datetime | None = None
+    # The fencing token of an `aggregator worker`'s claim on the source (store/leases.py): saved
+    # only while that claim holds, and the save ends it. None: no claim (one daemon, a CLI poll).
+    lease: int | None = None
 
 
 @dataclass

@@ -25,7 +25,7 @@ from .cadence import Cadence, needs_full_fetch
 from .config import PollingConfig
 from .dedup import Fingerprint
 from .errors import FetchError, ParseError
-from .fetch import USER_AGENT, Fetcher
+from .fetch import USER_AGENT, Fetcher, HostSlots
 from .models import Item, Source, SourceState
 from .normalize import Entry, source_context
 from .prepare import Workers, default_workers
@@ -60,17 +60,21 @@ async def refresh(
     now: datetime | None = None,
     max_items: int | None = MAX_ITEMS_PER_POLL,
     workers: Workers | None = None,
+    lease: int | None = None,
 ) -> PollOutcome:
     """Poll `source` once, now, and record the outcome and the next check on its row.
 
     Of a document with more than `max_items` items only the newest are taken (and a warning says so).
-    The CPU-bound steps run on `workers` (inline without).
+    The CPU-bound steps run on `workers` (inline without). `lease`: the fencing token of an
+    `aggregator worker`'s claim on the source; the outcome is saved only while the claim holds
+    (LeaseLost otherwise, nothing saved).
     """
     cadence = cadence or Cadence()
     workers = workers or Workers(0)
     now = now or datetime.now(UTC)
     started = time.monotonic()
     state = store.source_state(source.id)
+    state.lease = lease
     state.last_checked_at = now
     url = state.url or source.url
     full = needs_full_fetch(state, now)  # broken validators must not hide changes forever
@@ -240,15 +244,18 @@ def _save(
     return saved
 
 
-def fetcher_for(polling: PollingConfig, timeout: float | None = None) -> Fetcher:
-    """The fetcher the polling settings describe, with another `timeout` if given (open it with
-    `async with`)."""
+def fetcher_for(
+    polling: PollingConfig, timeout: float | None = None, host_slots: HostSlots | None = None
+) -> Fetcher:
+    """The fetcher the polling settings describe, with another `timeout` and per-host cap
+    (`host_slots`: shared by workers) if given (open it with `async with`)."""
     return Fetcher(
         timeout=timeout or polling.timeout,
         max_body=polling.max_body,
         user_agent=polling.user_agent or USER_AGENT,
         concurrency=polling.concurrency,
         per_host=polling.per_host,
+        host_slots=host_slots,
     )
 
 
@@ -276,11 +283,13 @@ def _succeeded(
 
 
 def record_crash(
-    store: Store, source: Source, error: Exception, cadence: Cadence, now: datetime
+    store: Store, source: Source, error: Exception, cadence: Cadence, now: datetime, lease: int | None = None
 ) -> PollOutcome:
     """Record a poll that ended in an unexpected error (a bug) on the source's row as a failure,
     with its back-off, so that the source is not polled again at once, over and over."""
-    return _failed(store, source, store.source_state(source.id), error, cadence, now, time.monotonic())
+    state = store.source_state(source.id)
+    state.lease = lease
+    return _failed(store, source, state, error, cadence, now, time.monotonic())
 
 
 def _failed(

@@ -32,7 +32,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from . import config as config_module
 from .cadence import Cadence
 from .config import Config
-from .errors import AggregatorError, ConfigError, StoreError
+from .errors import AggregatorError, ConfigError, LeaseLost, StoreError
+from .fetch import HostSlots
 from .metrics import Metrics
 from .models import Source
 from .publish.selection import publish
@@ -125,11 +126,17 @@ class _Batch:
 
 
 class Daemon:
+    """`aggregator run`: the one process polling, publishing and serving a database.
+    (worker.py's Worker shares one with other workers.)"""
+
+    serves = True  # runs the HTTP server, with the callbacks of WebSub hubs pushing sources' updates
+
     def __init__(self, config: Config):
         self.config = config
         self.metrics = Metrics()
         self.stop_event = asyncio.Event()
         self.in_flight: dict[str, asyncio.Task] = {}
+        self.leases: dict[str, int] = {}  # source id -> fencing token of a worker's claim (worker.py)
         self.pending: set[str] = set()  # story ids changed since the last publish
         self.publish_everything = False  # a full publish is due (at start, after a reload or its failure)
         self.store_retry = _Retry()  # polls wait while the database cannot be written
@@ -139,7 +146,8 @@ class Daemon:
         self.next_prune = self.next_count = datetime.now(UTC)
         self.counts: dict[str, int] = {}
         self.items = 0
-        self.courier = Courier(config.polling.user_agent)  # webhooks: announces after each publish
+        # webhooks: announces after each publish; a daemon is the only sender on its database
+        self.courier = Courier(config.polling.user_agent, sole=self.serves)
         self._apply(config)
 
     def _apply(self, config: Config) -> None:
@@ -169,16 +177,23 @@ class Daemon:
         # tick, once the server already answers (a publish over a large store takes a while).
         self.publish_everything = True
         polling = config.polling
-        self.fetcher = fetcher_for(polling)
+        self.fetcher = fetcher_for(polling, host_slots=self.host_slots())
         self.workers = workers_for(polling)  # polling.workers applies from the next start
         self.websub = WebSub(
-            self.store, self.fetcher, config, lambda sid: self.sources.get(sid), self._pushed
+            self.store,
+            self.fetcher,
+            config,
+            lambda sid: self.sources.get(sid),
+            self._pushed,
+            subscribes=self.serves,
         )
         self.websub.configure(config, datetime.now(UTC))
-        app = make_app(
-            config.output.dir, health=self.health, metrics=self.metrics, routes=self.websub.routes()
-        )
-        runner = await start(app, config.server.host, config.server.port)
+        runner = None
+        if self.serves:
+            app = make_app(
+                config.output.dir, health=self.health, metrics=self.metrics, routes=self.websub.routes()
+            )
+            runner = await start(app, config.server.host, config.server.port)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.stop_event.set)
         loop.add_signal_handler(signal.SIGINT, self.stop_event.set)
@@ -192,14 +207,7 @@ class Daemon:
             max_instances=1,
             coalesce=True,
         )
-        log.info(
-            "daemon started: %d sources, %d topics, serving %s on http://%s:%d/",
-            len(config.sources),
-            len(config.topics),
-            config.output.dir,
-            config.server.host,
-            config.server.port,
-        )
+        self.started()
         try:
             async with self.fetcher:
                 scheduler.start()
@@ -216,8 +224,24 @@ class Daemon:
             self.workers.close()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
-            await runner.cleanup()
-        log.info("daemon stopped")
+            if runner is not None:
+                await runner.cleanup()
+        log.info("%s stopped", "daemon" if self.serves else "worker")
+
+    def started(self) -> None:
+        config = self.config
+        log.info(
+            "daemon started: %d sources, %d topics, serving %s on http://%s:%d/",
+            len(config.sources),
+            len(config.topics),
+            config.output.dir,
+            config.server.host,
+            config.server.port,
+        )
+
+    def host_slots(self) -> HostSlots | None:
+        """How the per-host cap is kept: None, this process's own count (fetch.HostSlots)."""
+        return None
 
     async def _drain(self) -> None:
         tasks = list(self.in_flight.values())
@@ -271,22 +295,17 @@ class Daemon:
         self.last_tick = time.monotonic()
         now = datetime.now(UTC)
         try:
-            if (self.pending or self.publish_everything) and self.publish_retry.ready():
-                changed = None if self.publish_everything else self.pending
-                self.pending, self.publish_everything = set(), False
-                self._publish(changed)
+            if self.publish_retry.ready():
+                self.publish_due()
             if now >= self.next_count:
                 self.next_count = now + COUNT_EVERY
                 self._count(now)
             if now >= self.next_prune:
                 self.next_prune = now + PRUNE_EVERY
-                retention = self.config.retention
-                self.store.prune(now, retention.max_age, retention.max_items_per_source)
+                self.prune(now)
             self.websub.tick(now)
             room = self.config.polling.concurrency * 2 - len(self.in_flight)
-            candidates = [sid for sid in self.sources if sid not in self.in_flight]
-            ready = room > 0 and self.store_retry.ready()
-            due = self.store.due_sources(now, candidates, room) if ready else []
+            due = self.due(now, room) if self.store_retry.ready() else []
         except AggregatorError as e:  # a locked or full database: say so, try again next tick
             log.error("tick failed: %s", e)
             return
@@ -294,6 +313,24 @@ class Daemon:
             batch = _Batch()
             tasks = [self._start(self.sources[sid], batch) for sid in due]
             asyncio.get_running_loop().create_task(self._log_batch(batch, tasks))
+
+    def publish_due(self) -> None:
+        """Publish the topics that polls and pushes changed since the last publish, if any."""
+        if self.pending or self.publish_everything:
+            changed = None if self.publish_everything else self.pending
+            self.pending, self.publish_everything = set(), False
+            self._publish(changed)
+
+    def prune(self, now: datetime) -> None:
+        retention = self.config.retention
+        self.store.prune(now, retention.max_age, retention.max_items_per_source)
+
+    def due(self, now: datetime, room: int) -> list[str]:
+        """Up to `room` ids of sources to poll now (none already in flight); asked every tick."""
+        if room <= 0:
+            return []
+        candidates = [sid for sid in self.sources if sid not in self.in_flight]
+        return self.store.due_sources(now, candidates, room)
 
     def _start(self, source: Source, batch: _Batch) -> asyncio.Task:
         async def poll() -> None:
@@ -305,7 +342,11 @@ class Daemon:
                     cadence=self.cadence,
                     max_items=self.config.polling.max_items_per_poll,
                     workers=self.workers,
+                    lease=self.leases.get(source.id),
                 )
+            except LeaseLost as e:  # another worker polls the source now: its poll is the one kept
+                log.warning("%s", e, extra={"source_id": source.id})
+                outcome = PollOutcome(source.id, FAILED, error=str(e))
             except AggregatorError as e:  # the store failed: recorded nowhere else, so log it
                 # Nothing of this poll was saved, so the source stays due and its items are
                 # fetched again; new polls wait until then, so that a locked or full database
@@ -326,6 +367,7 @@ class Daemon:
                 self._discovered(source, outcome)
             finally:
                 self.in_flight.pop(source.id, None)
+                self.leases.pop(source.id, None)
             batch.outcomes.append(outcome)
             self.last_poll_at = datetime.now(UTC)
             saved = outcome.saved
@@ -360,7 +402,11 @@ class Daemon:
         row with the back-off of a failure, so the source is not fetched again on every tick."""
         log.error("poll of %s crashed", source.id, exc_info=error, extra={"source_id": source.id})
         try:
-            return record_crash(self.store, source, error, self.cadence, datetime.now(UTC))
+            return record_crash(
+                self.store, source, error, self.cadence, datetime.now(UTC), self.leases.get(source.id)
+            )
+        except LeaseLost:  # another worker polls the source now
+            return PollOutcome(source.id, FAILED, error=str(error))
         except Exception as e:  # not even that could be saved: wait as for a failing store
             delay = self.store_retry.failed()
             log.error(

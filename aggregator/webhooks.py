@@ -289,8 +289,11 @@ class Courier:
     they fall due, without holding up the event loop. A bug that ends the task is logged with
     its traceback and the task starts again after ERROR_PAUSE."""
 
-    def __init__(self, user_agent: str | None = None) -> None:
+    def __init__(self, user_agent: str | None = None, *, sole: bool = True) -> None:
         self.user_agent = user_agent
+        # The only sender on its database (a daemon): what is leased at start, a killed sender
+        # left. Workers share the outbox: their leases run out instead.
+        self.sole = sole
         self.topics: Sequence[Topic] = ()
         self.settings: PublishSettings | None = None
         self._wake = asyncio.Event()
@@ -329,14 +332,14 @@ class Courier:
 
     async def run(self, store: Store) -> None:
         """Deliver until cancelled. What a killed daemon was sending is due again at once."""
-        released = False
+        released = not self.sole
         async with session(self.user_agent) as client:
             while True:
                 self._wake.clear()
                 now = datetime.now(UTC)
                 pause = IDLE
                 try:
-                    if not released:  # only one daemon runs on a database (scheduler.DaemonLock)
+                    if not released:
                         outbox.release(store)
                         released = True
                     while self._listed and self.settings is not None:

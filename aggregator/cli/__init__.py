@@ -20,7 +20,7 @@ from ..errors import AggregatorError, ConfigError
 from .exits import EXIT_BAD_CONFIG, EXIT_RUN_FAILED
 from .migrate import cmd_migrate
 from .opml import cmd_sources_export, cmd_sources_import
-from .run import cmd_config_check, cmd_export, cmd_poll, cmd_publish, cmd_run, cmd_serve
+from .run import cmd_config_check, cmd_export, cmd_poll, cmd_publish, cmd_run, cmd_serve, cmd_worker
 from .views import cmd_search, cmd_sources, cmd_stories, cmd_topics_test
 
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # One-shot commands print their own summary (failed sources included), so their log shows
     # only errors unless -v asks for more; the daemons log warnings and one line per poll batch.
-    quiet_by_default = getattr(args, "handler", None) not in (cmd_run, cmd_serve)
+    quiet_by_default = getattr(args, "handler", None) not in (cmd_run, cmd_serve, cmd_worker)
     _setup_logging(
         args.verbose - args.quiet + (-1 if quiet_by_default else 1), getattr(args, "log_format", "text")
     )
@@ -106,13 +106,25 @@ def build_parser() -> argparse.ArgumentParser:
         "SIGTERM/SIGINT stop it, SIGHUP reloads the config.",
         "aggregator run --log-format json",
     )
+    worker = command(
+        "worker",
+        cmd_worker,
+        "Run one of several worker processes that share the polling of a PostgreSQL database "
+        "(on one machine or many): each claims due sources for polling.lease, polls and publishes; "
+        "a dead worker's sources go to the others. No HTTP server: serve the shared output folder "
+        "with `aggregator serve`. SIGTERM/SIGINT stop it, SIGHUP reloads the config.",
+        "aggregator -c deploy/workers.yaml worker --name worker-1",
+    )
+    worker.add_argument(
+        "--name", help="this worker's name in claims and logs (default: host:pid:random); unique"
+    )
     serve = command(
         "serve",
         cmd_serve,
         "Only serve the output folder over HTTP (with /healthz), without polling.",
         "aggregator serve",
     )
-    for sub in (run, serve):
+    for sub in (run, worker, serve):
         sub.add_argument(
             "--log-format", choices=("text", "json"), default="text", help="log line format on stderr"
         )

@@ -1,4 +1,4 @@
-"""The commands that poll, publish and serve: poll, publish, export, run, serve, config check."""
+"""The commands that poll, publish and serve: poll, publish, export, run, worker, serve, config check."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from ..serve import serve_forever
 from ..store import Store, redact
 from ..topics import compile_topics
 from ..websub import subscriber
+from ..worker import Worker
 from .exits import EXIT_BAD_CONFIG, EXIT_OK
 
 
@@ -89,6 +90,18 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     asyncio.run(Daemon(config).run())
+    return EXIT_OK
+
+
+def cmd_worker(args: argparse.Namespace, config: Config) -> int:
+    if not isinstance(config.database, str):
+        print(
+            f"aggregator: workers share a PostgreSQL database (database: postgresql://...); "
+            f"{config.path} names the SQLite file {config.database}: run one `aggregator run` on it",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_CONFIG
+    asyncio.run(Worker(config, args.name).run())
     return EXIT_OK
 
 

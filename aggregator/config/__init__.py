@@ -88,6 +88,7 @@ class PollingConfig:
     max_items_per_poll: int = 500  # items taken from one document: its newest (parse/limits.py)
     workers: int | None = None  # processes that parse and normalize; None: one per core (prepare.py)
     push_interval: float = 6 * 3600.0  # a source whose hub pushes its updates is polled this seldom
+    lease: float = 120.0  # aggregator worker: a dead worker's claimed sources are polled again after this
 
 
 @dataclass(frozen=True)
@@ -306,6 +307,7 @@ class _Checker:
             "max_items_per_poll",
             "workers",
             "push_interval",
+            "lease",
         }
         node = self.mapping(root.get("polling"), "polling", allowed, root, "polling")
         return PollingConfig(
@@ -320,6 +322,7 @@ class _Checker:
             max_items_per_poll=self.value(node, "max_items_per_poll", "polling", _positive_int, 500),
             workers=self.value(node, "workers", "polling", _workers, None),
             push_interval=self.value(node, "push_interval", "polling", parse_duration, 6 * 3600.0),
+            lease=self.value(node, "lease", "polling", parse_duration, 120.0),
         )
 
     def retention(self, root: CommentedMap) -> RetentionConfig:

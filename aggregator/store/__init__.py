@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from ..dedup import Fingerprint, item_id
-from ..errors import StoreError
+from ..errors import LeaseLost, StoreError
 from ..models import Item, Source, SourceState, StoryRules
 from .rows import _chunks, _format_time, _parse_time
 from .stories import StoryIndex
@@ -88,6 +88,11 @@ class Store(StoryIndex):
         another daemon has it. (On SQLite the daemon's lock file beside the database does it.)"""
         self.engine.lock_daemon(self.db)
 
+    def lock_worker(self) -> None:
+        """Share the database with other workers (PostgreSQL only) while the store is open;
+        StoreError when a daemon has it."""
+        self.engine.lock_worker(self.db)
+
     def __enter__(self) -> Store:
         return self
 
@@ -150,11 +155,13 @@ class Store(StoryIndex):
         Titles follow the config. When the config gives a source a new URL, that URL replaces any
         redirect target and lifts a 410 Gone, and the source is polled at once.
         """
+        configured = {source.id for source in sources}
         with self._transaction():
+            known = dict(self.db.execute("SELECT id, retired FROM sources").fetchall())
             for source in sources:
                 self.db.execute(
                     "INSERT INTO sources (id, url, config_url, title) VALUES (?1, ?2, ?2, ?3) "
-                    "ON CONFLICT(id) DO UPDATE SET title = excluded.title",
+                    "ON CONFLICT(id) DO UPDATE SET title = excluded.title, retired = 0",
                     [source.id, source.url, source.title],
                 )
                 self.db.execute(
@@ -162,6 +169,15 @@ class Store(StoryIndex):
                     "next_check_at = NULL WHERE id = ?2 AND config_url != ?1",
                     [source.url, source.id],
                 )
+            # Kept with their items, but no worker claims them (store/leases.py).
+            dropped = [
+                source_id
+                for source_id, retired in known.items()
+                if not retired and source_id not in configured
+            ]
+            for chunk in _chunks(dropped, 500):
+                marks = ",".join("?" * len(chunk))
+                self.db.execute(f"UPDATE sources SET retired = 1 WHERE id IN ({marks})", chunk)
 
     def due_sources(self, now: datetime, source_ids: list[str], limit: int) -> list[str]:
         """Ids among `source_ids` whose next check has come, most overdue first (never polled
@@ -200,6 +216,7 @@ class Store(StoryIndex):
     def save_state(self, state: SourceState) -> None:
         """Save a source's poll state alone (a failed or not-modified poll); items are untouched."""
         with self._transaction():
+            self._hold_lease(state)
             self._save_state(state)
 
     def _save_state(self, state: SourceState) -> None:
@@ -219,6 +236,8 @@ class Store(StoryIndex):
             "next_check_at": _format_time(state.next_check_at),
             "body_hash": state.body_hash,
         }
+        if state.lease is not None:  # this save ends the worker's claim (_hold_lease checked it)
+            fields |= {"lease_owner": None, "lease_until": None}
         where, params = "id = ?", [state.source_id]
         if state.url is None:  # a state never loaded from the store keeps the stored URL
             del fields["url"]
@@ -229,6 +248,22 @@ class Store(StoryIndex):
             params.append(state.moved_from or state.url)
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self.db.execute(f"UPDATE sources SET {assignments} WHERE {where}", [*fields.values(), *params])
+
+    def _hold_lease(self, state: SourceState) -> None:
+        """In a write transaction: raise LeaseLost unless the worker's claim on the source
+        (`state.lease`, store/leases.py) still holds. The row stays locked to the end of the
+        transaction, so no other worker can claim the source before this save has ended it."""
+        if state.lease is None:
+            return
+        row = self.db.execute(
+            "SELECT lease_token, lease_until > clock_timestamp() FROM sources WHERE id = ? FOR UPDATE",
+            [state.source_id],
+        ).fetchone()
+        if row is None or row[0] != state.lease or not row[1]:
+            raise LeaseLost(
+                f"source {state.source_id}: this worker's claim ran out or another worker took the "
+                "source over; this poll's results are dropped"
+            )
 
     # -- items --------------------------------------------------------------------------------------
     def save_poll(
@@ -262,6 +297,7 @@ class Store(StoryIndex):
         restory: set[str] = set()  # items whose story's representative, dates or counts may change
         try:
             with self._transaction():
+                self._hold_lease(state)
                 buried = self._tombstoned(state.source_id, items, now)
                 items = [item for item in items if item.key not in buried]
                 known = self._known_keys(state.source_id, [item.key for item in items])

@@ -33,7 +33,8 @@ from .schema_postgresql import MIGRATIONS
 
 # The key of the advisory lock that serialises writes (pg_advisory_xact_lock): "aggr" in ASCII.
 WRITE_LOCK = 0x61676772
-# The key of the session advisory lock one `aggregator run` holds on its database: "aggd".
+# The key of the session advisory lock one `aggregator run` holds on its database, and every
+# `aggregator worker` shares: a daemon and workers never poll one database together. "aggd".
 DAEMON_LOCK = 0x61676764
 CONNECT_TIMEOUT = 10  # seconds to reach the server before giving up
 
@@ -69,8 +70,17 @@ class PostgreSQL:
         advisory lock), or raise StoreError when another daemon holds it."""
         if not db.execute("SELECT pg_try_advisory_lock(?)", [DAEMON_LOCK]).fetchone()[0]:
             raise StoreError(
-                f"another aggregator daemon is already running on database {self.name}; "
-                "stop it first, or give this one another database"
+                f"another aggregator daemon is already running on database {self.name} (or "
+                "aggregator workers are); stop it first, or give this one another database"
+            )
+
+    def lock_worker(self, db: Connection) -> None:
+        """Share the database with other workers while the connection lasts, or raise StoreError
+        when a daemon (`aggregator run`) has it."""
+        if not db.execute("SELECT pg_try_advisory_lock_shared(?)", [DAEMON_LOCK]).fetchone()[0]:
+            raise StoreError(
+                f"an aggregator daemon (aggregator run) is running on database {self.name}: "
+                "workers cannot share a database with it; stop it first"
             )
 
     def begin(self, db: Connection) -> None:

@@ -332,6 +332,17 @@ _V8_RULES_USED = [
 # (store cost of a new 50-item document after 10k items: 141 -> 121 ms).
 _V9_LOOK_ALIKES = ["CREATE INDEX items_look_alike ON items (id, story_id, content_hash, published)"]
 
+# Leases of `aggregator worker` processes sharing a PostgreSQL database (store/leases.py): who
+# polls a source now, a fencing token that grows with each claim, and until when. Unused here (one
+# daemon polls an SQLite file), kept so both engines have the same tables and columns. `retired`:
+# the source is in the database but no longer in the config (sync_sources), so no worker claims it.
+_V10_LEASES = [
+    "ALTER TABLE sources ADD COLUMN lease_owner TEXT",
+    "ALTER TABLE sources ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE sources ADD COLUMN lease_until TEXT",
+    "ALTER TABLE sources ADD COLUMN retired INTEGER NOT NULL DEFAULT 0",
+]
+
 MIGRATIONS: list[list[str]] = [
     _V1,
     _V2_UNCHANGED,
@@ -342,5 +353,6 @@ MIGRATIONS: list[list[str]] = [
     _V7_SHINGLES,
     _V8_RULES_USED,
     _V9_LOOK_ALIKES,
+    _V10_LEASES,
 ]
 VERSION = len(MIGRATIONS)

@@ -282,6 +282,16 @@ _V8_RULES_USED = [f"ALTER TABLE topic_rules ADD COLUMN used_at {_C}"]
 # Its twin's reason is SQLite's row layout; here it lets a look-up read only the index (INCLUDE).
 _V9_LOOK_ALIKES = ["CREATE INDEX items_look_alike ON items (id) INCLUDE (story_id, content_hash, published)"]
 
+# The lease's end is a timestamp of the server's clock, the one clock every worker shares; the
+# partial index serves the claim (store/leases.py): due sources in order, never the retired or gone.
+_V10_LEASES = [
+    "ALTER TABLE sources ADD COLUMN lease_owner text",
+    "ALTER TABLE sources ADD COLUMN lease_token bigint NOT NULL DEFAULT 0",
+    "ALTER TABLE sources ADD COLUMN lease_until timestamptz",
+    "ALTER TABLE sources ADD COLUMN retired integer NOT NULL DEFAULT 0",
+    "CREATE INDEX sources_due ON sources ((coalesce(next_check_at, ''))) WHERE gone = 0 AND retired = 0",
+]
+
 MIGRATIONS: list[list[str]] = [
     _V1,
     _V2_UNCHANGED,
@@ -292,4 +302,5 @@ MIGRATIONS: list[list[str]] = [
     _V7_SHINGLES,
     _V8_RULES_USED,
     _V9_LOOK_ALIKES,
+    _V10_LEASES,
 ]

@@ -44,8 +44,13 @@ class WebSub:
         config: Config,
         source: Callable[[str], Source | None],
         received: Callable[[PollOutcome], None],
+        *,
+        subscribes: bool = True,
     ) -> None:
         self.store = store
+        # False for workers (worker.py): they run no server for hubs to call back, so they only
+        # ping the hub after publishing.
+        self.subscribes = subscribes
         self.fetcher = fetcher
         self.config = config
         self.callbacks = subscriber.Callbacks(
@@ -64,19 +69,24 @@ class WebSub:
     def configure(self, config: Config, now: datetime) -> None:
         """At start and after a reload: the hub to ping, and subscriptions for these sources."""
         self.config = config
-        subscriber.sync(self.store, config, now)
+        if self.subscribes:
+            subscriber.sync(self.store, config, now)
 
     def polled(self, source: Source, outcome: PollOutcome, now: datetime) -> None:
-        subscriber.discovered(self.store, source, outcome, self.config.server.public_url, now)
+        if self.subscribes:
+            subscriber.discovered(self.store, source, outcome, self.config.server.public_url, now)
 
     def polled_as(self, source: Source, now: datetime) -> Source:
+        if not self.subscribes:
+            return source
         return subscriber.polled_as(self.store, source, self.config.polling.push_interval, now)
 
     def tick(self, now: datetime) -> None:
         """Notice lapsed leases; start sending due requests and pings unless already under way."""
-        subscriber.end_lapsed(self.store, now)
-        if self._idle("requests") and table.due_subscriptions(self.store, now, 1):
-            self._start("requests", subscriber.send_requests(self.store, self.fetcher))
+        if self.subscribes:
+            subscriber.end_lapsed(self.store, now)
+            if self._idle("requests") and table.due_subscriptions(self.store, now, 1):
+                self._start("requests", subscriber.send_requests(self.store, self.fetcher))
         hub = self.config.output.websub_hub
         if hub and self._idle("pings") and publisher.pings_due(self.store, now):
             self._start("pings", publisher.send_pings(self.store, self.fetcher, hub))
