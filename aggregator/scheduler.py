@@ -297,7 +297,7 @@ class Daemon:
         try:
             if self.publish_retry.ready():
                 self.publish_due()
-            if now >= self.next_count:
+            if self.serves and now >= self.next_count:  # for /healthz and /metrics
                 self.next_count = now + COUNT_EVERY
                 self._count(now)
             if now >= self.next_prune:
