@@ -61,7 +61,7 @@ def test_both_engines_have_the_same_tables_and_columns(tmp_path: Path, postgresq
     ],
 )
 def test_placeholders_are_translated_for_psycopg(sql: str, params: list, expected: tuple | None) -> None:
-    translated, order = Connection(None)._translate(sql)  # type: ignore[arg-type]
+    translated, order = Connection(lambda: None, "")._translate(sql)  # type: ignore[arg-type, return-value]
     got = (translated, params if order is None else [params[i] for i in order])
     if expected is None:  # quoted ? are text, not placeholders
         expected = ("SELECT '?', \"a?\" FROM t WHERE y LIKE %s ESCAPE '\\'", ["%x"])
@@ -110,6 +110,23 @@ def test_one_daemon_per_database(postgresql_url: str) -> None:
             second.lock_daemon()
     with Store(postgresql_url) as third:  # the lock goes with its connection
         third.lock_daemon()
+
+
+def test_a_dropped_connection_is_replaced_with_its_locks(postgresql_url: str) -> None:
+    """The server ends the daemon's connection (a restart, a failover, an administrator): the
+    write it cut short fails as a StoreError, the next one goes through on a new connection, and
+    the daemon's lock is held again, so a second daemon is still refused."""
+    with Store(postgresql_url) as daemon, Store(postgresql_url) as admin:
+        daemon.lock_daemon()
+        pid = daemon.db.execute("SELECT pg_backend_pid()").fetchone()[0]
+        admin.db.execute("SELECT pg_terminate_backend(?)", [pid])
+        with pytest.raises(StoreError, match="lost the connection"):
+            daemon.sync_sources([Source("a", "https://a.example/rss")])
+        daemon.sync_sources([Source("a", "https://a.example/rss")])
+        assert daemon.db.execute("SELECT pg_backend_pid()").fetchone()[0] != pid
+        assert daemon.source_state("a").url == "https://a.example/rss"
+        with pytest.raises(StoreError, match="another aggregator daemon is already running"):
+            admin.lock_daemon()
 
 
 def test_a_write_waits_for_the_lock_at_most_the_busy_timeout(postgresql_url: str) -> None:

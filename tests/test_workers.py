@@ -367,3 +367,35 @@ def test_three_workers_one_killed_mid_poll(tmp_path: Path, postgresql_url: str) 
     assert world.most[servers[1].host] == PER_HOST
     published = (tmp_path / "public" / "everything.json").read_text(encoding="utf-8")
     assert "Shared story of host 1" in published
+
+
+def test_a_worker_outlives_its_database_connections(
+    tmp_path: Path, postgresql_url: str, feed_server: FeedServer
+) -> None:
+    """The server drops every connection of a running worker (a restart, a failover): the worker
+    connects again and goes on polling, its per-host slots and its lock included."""
+    body = '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>AI one</title><link>https://news.example/1</link></item></channel></rss>'
+    feed_server.serve("/feed", body)
+    config = _worker_config(tmp_path, "worker-A", postgresql_url, {"news": feed_server.url("/feed")})
+    log = tmp_path / "worker.log"
+    process = _spawn(config, "A", log)
+    try:
+        with Store(postgresql_url) as admin:
+            wait_for(lambda: admin.count_items() == 1, what="the first poll saved")
+            dropped = admin.db.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'aggregator' AND pid <> pg_backend_pid()"
+            ).fetchone()[0]
+            assert dropped >= 2  # the store's connection and the host slots'
+            admin.db.execute("UPDATE sources SET next_check_at = NULL")  # due again now
+            wait_for(lambda: len(feed_server.requests_to("/feed")) == 2, what="a poll after the drop")
+            wait_for(
+                lambda: admin.db.execute("SELECT next_check_at IS NOT NULL FROM sources").fetchone()[0],
+                what="that poll saved",
+            )
+            with pytest.raises(StoreError, match="another aggregator daemon is already running"):
+                admin.lock_daemon()  # the worker holds its share of the lock again
+        assert process.poll() is None, log.read_text()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0, log.read_text()

@@ -18,7 +18,7 @@ store that runs the same few queries over and over, and executemany is pipelined
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -55,20 +55,22 @@ class PostgreSQL:
         self.busy_timeout = busy_timeout
 
     def connect(self) -> Connection:
+        return Connection(self._open, self.name)
+
+    def _open(self) -> psycopg.Connection:
         # lock_timeout bounds the wait for the write lock, as SQLite's busy timeout does.
-        conn = psycopg.connect(
+        return psycopg.connect(
             self.url,
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT,
             application_name="aggregator",
             options=f"-c lock_timeout={max(1, round(self.busy_timeout * 1000))}",
         )
-        return Connection(conn)
 
     def lock_daemon(self, db: Connection) -> None:
-        """Take the database for this process alone while its connection lasts (a session
-        advisory lock), or raise StoreError when another daemon holds it."""
-        if not db.execute("SELECT pg_try_advisory_lock(?)", [DAEMON_LOCK]).fetchone()[0]:
+        """Take the database for this process alone while it runs (a session advisory lock), or
+        raise StoreError when another daemon holds it."""
+        if not db.hold("SELECT pg_try_advisory_lock(?)", [DAEMON_LOCK]):
             raise StoreError(
                 f"another aggregator daemon is already running on database {self.name} (or "
                 "aggregator workers are); stop it first, or give this one another database"
@@ -77,7 +79,7 @@ class PostgreSQL:
     def lock_worker(self, db: Connection) -> None:
         """Share the database with other workers while the connection lasts, or raise StoreError
         when a daemon (`aggregator run`) has it."""
-        if not db.execute("SELECT pg_try_advisory_lock_shared(?)", [DAEMON_LOCK]).fetchone()[0]:
+        if not db.hold("SELECT pg_try_advisory_lock_shared(?)", [DAEMON_LOCK]):
             raise StoreError(
                 f"an aggregator daemon (aggregator run) is running on database {self.name}: "
                 "workers cannot share a database with it; stop it first"
@@ -144,30 +146,61 @@ class PostgreSQL:
 
 class Connection:
     """A psycopg connection (autocommit: the store says BEGIN and COMMIT itself) that takes the
-    store's SQL with `?` placeholders."""
+    store's SQL with `?` placeholders.
 
-    def __init__(self, conn: psycopg.Connection):
-        self._conn = conn
+    A connection the server dropped (a restart, a failover, an administrator ending it) is
+    replaced at the next statement: the statement it cut short has failed, and the store said so
+    (StoreError); a long-running daemon or worker then goes on. The session locks taken with
+    `hold` are taken again on the new connection.
+    """
+
+    def __init__(self, open: Callable[[], psycopg.Connection], name: str):
+        self._open = open
+        self.name = name
+        self._conn = open()
         self.conn = self  # sqlite-utils' Database.conn: the store calls conn.executemany on it
         self._sql: dict[str, tuple[str, tuple[int, ...] | None]] = {}
+        self._held: list[tuple[str, Sequence[Any]]] = []
 
     @property
     def in_transaction(self) -> bool:
         return self._conn.info.transaction_status != TransactionStatus.IDLE
 
+    def hold(self, sql: str, params: Sequence[Any]) -> bool:
+        """Take a session lock with `sql` (a pg_try_advisory_lock... call); whether it was got.
+        A lock got is taken again whenever the connection is replaced."""
+        got = self.execute(sql, params).fetchone()[0]
+        if got:
+            self._held.append((sql, params))
+        return got
+
+    def _live(self) -> psycopg.Connection:
+        if self._conn.broken:
+            conn = self._open()
+            for sql, params in self._held:
+                query, order = self._translate(sql)
+                if not conn.execute(query, _ordered(params, order)).fetchone()[0]:
+                    conn.close()
+                    raise StoreError(
+                        f"reconnected to database {self.name}, but another process took a lock this "
+                        "one held (another daemon started meanwhile?)"
+                    )
+            self._conn = conn
+        return self._conn
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
         query, order = self._translate(sql)
-        return self._conn.execute(query, _ordered(params, order))
+        return self._live().execute(query, _ordered(params, order))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         query, order = self._translate(sql)
-        with self._conn.cursor() as cursor:
+        with self._live().cursor() as cursor:
             cursor.executemany(query, [_ordered(row, order) for row in rows])
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict]:
         """Rows as dicts, as sqlite-utils' Database.query gives them."""
         query, order = self._translate(sql)
-        with self._conn.cursor(row_factory=dict_row) as cursor:
+        with self._live().cursor(row_factory=dict_row) as cursor:
             cursor.execute(query, _ordered(params, order))
             yield from cursor
 
@@ -177,7 +210,7 @@ class Connection:
         statement = SQL("COPY {} ({}) FROM STDIN").format(
             Identifier(table), SQL(", ").join(map(Identifier, columns))
         )
-        with self._conn.cursor() as cursor, cursor.copy(statement) as copy:
+        with self._live().cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
 
