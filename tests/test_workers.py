@@ -8,6 +8,7 @@ while its requests are in flight, then counts every request and every stored ite
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -283,7 +284,9 @@ def _spawn(config: Path, name: str, log: Path) -> subprocess.Popen:
     )
 
 
-def test_three_workers_one_killed_mid_poll(tmp_path: Path, postgresql_url: str) -> None:
+def test_three_workers_one_killed_mid_poll(
+    tmp_path: Path, postgresql_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     gen_one, gen_two = serving("127.0.0.1"), serving("127.0.0.2")
     servers = [next(gen_one), next(gen_two)]
     world = World(servers)
@@ -306,6 +309,9 @@ def test_three_workers_one_killed_mid_poll(tmp_path: Path, postgresql_url: str) 
         with Store(postgresql_url) as store:
             claimed = {sid for (sid,) in store.db.execute("SELECT id FROM sources WHERE lease_owner = 'A'")}
         assert claimed, "worker A holds no claim"
+        assert main(["-c", str(tmp_path / "worker-B.yaml"), "sources", "--json"]) == 0
+        shown = {row["id"]: row["polled_by"] for row in json.loads(capsys.readouterr().out)}
+        assert {sid for sid, worker in shown.items() if worker == "A"} >= claimed
         processes["worker-A"].send_signal(signal.SIGKILL)
         processes["worker-A"].wait(timeout=10)
         killed_at = time.monotonic()

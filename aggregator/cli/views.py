@@ -17,7 +17,7 @@ from ..cadence import Cadence
 from ..config import Config
 from ..models import Story, Topic
 from ..search import dry_run, search
-from ..store import Store
+from ..store import Store, leases
 from ..topics import compile_topic
 from ..websub import subscriber
 from .exits import EXIT_BAD_CONFIG, EXIT_OK
@@ -31,6 +31,7 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
         states = store.source_states([s.id for s in config.sources])
         recent = store.items_seen_since(now - timedelta(days=7))
         push = subscriber.status(store, [s.source_id for s in states])
+        claims = leases.claims(store)
     rows = [
         {
             "id": state.source_id,
@@ -45,6 +46,7 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
             "dead": cadence.is_dead(state, now),
             "gone": state.gone,
             "push": push.get(state.source_id),  # WebSub: state, hub, topic, expires_at, reason
+            "polled_by": claims.get(state.source_id),  # the worker polling it now (aggregator worker)
         }
         for state in states
     ]
@@ -64,6 +66,8 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
             if row["dead"]
             else "failing"
             if row["error_streak"]
+            else f"polling ({row['polled_by']})"
+            if row["polled_by"]
             else "ok"
             if row["last_checked_at"]
             else "new",

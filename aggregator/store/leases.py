@@ -79,6 +79,17 @@ def release(store: Store, owner: str, source_ids: list[str]) -> None:
         )
 
 
+def claims(store: Store) -> dict[str, str]:
+    """Source id -> the worker whose claim on it holds now (none on SQLite: no workers)."""
+    if not store.engine.shared:
+        return {}
+    return dict(
+        store.db.execute(
+            "SELECT id, lease_owner FROM sources WHERE lease_owner IS NOT NULL AND lease_until > clock_timestamp()"
+        ).fetchall()
+    )
+
+
 @contextmanager
 def alone(store: Store, key: int) -> Iterator[bool]:
     """Yield whether this process got the lock `key` (held until the `with` ends); False when

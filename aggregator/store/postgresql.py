@@ -44,6 +44,7 @@ _TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?(\d*)|%")
 
 class PostgreSQL:
     errors: tuple[type[Exception], ...] = (psycopg.Error,)
+    shared = True  # several processes may write it (aggregator worker, store/leases.py)
     like = "ILIKE"  # case-insensitive beyond ASCII where the database's locale knows the script
     row_order = "seq"  # the identity column that stands for SQLite's rowid (schema_postgresql.py)
     migrations = MIGRATIONS

@@ -21,6 +21,7 @@ from . import like_pattern, schema
 
 class SQLite:
     errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+    shared = False  # one process writes it: the daemon, or a one-shot command (no workers)
     like = "LIKE"  # case-insensitive for ASCII only; callers check matches exactly afterwards
     row_order = "rowid"  # insertion order (INSERT OR REPLACE moves a row to the end)
     migrations = schema.MIGRATIONS
