@@ -10,9 +10,10 @@ Vertical tab and form feed are whitespace (HTML reads a form feed as a space bet
 attributes), so a run of refused characters holding one becomes one space, as repair.py mends a
 document; any other run goes.
 
-Like models and errors, any stage may import this: fetch applies it to response headers, parse
-to every field of a parsed document (ParsedFeed and its RawItems), normalize to HTML and URLs it
-gets from elsewhere too (article pages), and store/transfer to rows stored before.
+Like models, any stage may import this: fetch applies it to response headers, parse to every
+field of a parsed document (ParsedFeed and its RawItems), errors to their messages (which quote
+servers), normalize to HTML and URLs it gets from elsewhere too (article pages), and
+store/transfer to rows an SQLite file stored before.
 """
 
 from __future__ import annotations
