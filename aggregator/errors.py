@@ -14,6 +14,8 @@ stop the run, because nothing useful can happen without a config, a database or 
 
 from __future__ import annotations
 
+from .characters import xml_safe
+
 
 class AggregatorError(Exception):
     """Base class of every error this program raises on purpose."""
@@ -21,7 +23,9 @@ class AggregatorError(Exception):
     stage = "aggregator"
 
     def __str__(self) -> str:
-        return f"{self.stage}: {super().__str__()}"
+        # Messages quote what servers and documents sent (a reason phrase, a URL in a page), and
+        # they are stored (last_error), logged and printed: without what XML refuses (characters.py).
+        return xml_safe(f"{self.stage}: {super().__str__()}")
 
 
 class ConfigError(AggregatorError):

@@ -38,6 +38,7 @@ from urllib.request import url2pathname
 import aiohttp
 
 from . import network
+from .characters import xml_safe
 from .errors import FetchError
 from .models import FetchResult
 
@@ -193,7 +194,7 @@ class Fetcher:
             except aiohttp.ClientError as exc:
                 raise _connection_error(exc, url) from exc
             permanent = permanent and resp.status in (301, 308)
-            url = self._redirect_target(visited, location)
+            url = self._redirect_target(visited, xml_safe(location))
             visited.append(url)
         if len(visited) > 1 and permanent:
             result.permanent_redirect = url
@@ -321,10 +322,15 @@ class Fetcher:
 
 def _headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
     """The response's header fields by lower-cased name; a field sent on several lines (Link, for
-    one) is joined into one value with ", ", as RFC 9110 section 5.3 allows for list fields."""
+    one) is joined into one value with ", ", as RFC 9110 section 5.3 allows for list fields.
+
+    Values lose the characters XML refuses (characters.py): control characters are invalid in a
+    field value (RFC 9110 section 5.5), and invalid UTF-8 comes as lone surrogates, which no
+    database takes, while ETag, Last-Modified and Link reach the source's row.
+    """
     headers: dict[str, str] = {}
     for name, value in resp.headers.items():
-        name = name.lower()
+        name, value = name.lower(), xml_safe(value)
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
 

@@ -123,10 +123,17 @@ def test_a_target_with_rows_is_refused_and_left_alone(
 def test_a_row_that_cannot_be_copied_leaves_the_target_empty(
     polled: Path, postgresql_url: str, capsys: pytest.CaptureFixture
 ) -> None:
-    with Store(polled / "data/sample.db") as lite:  # PostgreSQL text cannot hold a NUL character
-        lite.db.execute("UPDATE items SET author = 'a' || char(0) || 'b' WHERE rowid = 2")
+    # Two entry keys that differ only by a NUL (stored before keys lost it): one key once cleaned.
+    with Store(polled / "data/sample.db") as lite:
+        lite.db.execute(
+            "INSERT INTO item_sources (source_id, key, item_id, link, first_seen, raw_hash) "
+            "SELECT source_id, key || char(0), item_id, link, first_seen, raw_hash FROM item_sources "
+            "WHERE source_id = 'oschina' ORDER BY key LIMIT 1"
+        )
+        (key,) = lite.db.execute("SELECT min(key) FROM item_sources WHERE source_id = 'oschina'").fetchone()
     code, _out, err = migrate(polled, postgresql_url, capsys)
-    assert code == 1 and "cannot copy table items into" in err
+    assert code == 1 and "cannot copy table item_sources into" in err
+    assert f"Key (source_id, key)=(oschina, {key}) already exists" in err
     with Store(postgresql_url) as pg:
         assert [name for name in tables(pg) if rows(pg, name)] == []
 

@@ -48,7 +48,8 @@ def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
     print(f"copied {config.database} into {redact(target)}:")
     width = max(len(c.table) for c in copied)
     for c in copied:
-        print(f"  {c.table:<{width}}  {c.rows:>9}")
+        cleaned = f"  ({c.cleaned} cleaned of characters XML and PostgreSQL refuse)" if c.cleaned else ""
+        print(f"  {c.table:<{width}}  {c.rows:>9}{cleaned}")
     print(f"  {'total':<{width}}  {sum(c.rows for c in copied):>9} rows in {len(copied)} tables")
     print(f"to use it, set `database:` in {config.path} to that URL")
     return EXIT_OK

@@ -31,6 +31,7 @@ from typing import Any
 
 import nh3
 
+from aggregator.characters import xml_safe
 from aggregator.normalize.urls import absolute_url, is_web_url, scheme_of, strip_tracking
 
 TAGS = frozenset(
@@ -89,8 +90,6 @@ IMG_TAG = re.compile(r'<img\b(?:[^>"]|"[^"]*")*>')
 TAG_ATTRIBUTE = re.compile(r'\s([\w-]+)="([^"]*)"')  # values stay escaped
 _LAZY_ATTRIBUTE = re.compile(r'\sdata-(?:src|original|lazy-src|actualsrc)="')
 TAG_LIKE = re.compile(r"<[A-Za-z/!?]")  # where an HTML tokenizer opens a tag, comment or declaration
-# Characters XML 1.0 forbids, but the whitespace among them (\x0b, \x0c, \x1c-\x1f: str.isspace()).
-_NOT_XML = re.compile("[\x00-\x08\x0e-\x1b\x7f\ud800-\udfff\ufffe\uffff]")
 _SPACES = re.compile(r"[^\S\n]+")  # a run of whitespace within a line (\s is str.isspace())
 _LINE_BREAKS = re.compile(r" ?\n[ \n]*")  # line ends, with the spaces around and blank lines after
 
@@ -121,7 +120,7 @@ def sanitize_html(html: str, base: str | None) -> str:
         return value
 
     # nh3 takes UTF-8, which a lone surrogate cannot be; control characters XML cannot carry.
-    html = _NOT_XML.sub("", html)
+    html = xml_safe(html)
     clean = nh3.clean(limit_depth(html), attribute_filter=filter_attribute, **_NH3_OPTIONS)
     return IMG_TAG.sub(_promote_lazy, clean) if _LAZY_ATTRIBUTE.search(clean) else clean
 
@@ -134,7 +133,7 @@ def safe_url(url: str, base: str | None, *, image: bool = False) -> str | None:
     """
     # Characters XML forbids go first, as the publishers would drop them: "java\\x00script:" is
     # a relative URL here but "javascript:" in a published feed.
-    url = _NOT_XML.sub("", url)
+    url = xml_safe(url)
     scheme = scheme_of(url)
     if scheme == "data":
         return url.strip() if image and _DATA_IMAGE.match(url.strip()) else None
@@ -184,7 +183,7 @@ def plain_text(text: str, *, is_html: bool = False) -> str:
     Characters XML forbids go first: the publishers drop them anyway, and "<\\x00a" is text to an
     HTML tokenizer but "<a" once the NUL is gone.
     """
-    text = _NOT_XML.sub("", text)
+    text = xml_safe(text)
     line = html_to_line(text) if is_html else _SPACES.sub(" ", text.replace("\n", " ")).strip()
     for _ in range(3):
         if not TAG_LIKE.search(line):

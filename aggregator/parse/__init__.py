@@ -16,6 +16,10 @@
    once more on the result, for the ill-formed documents feedparser reads leniently.
 5. ParsedFeed.hubs and self_url say where to subscribe for pushed updates (WebSub): the
    response's Link header when it names a hub, else the document's own links (links.py).
+6. No string of the result holds a character XML 1.0 refuses (characters.py): not NUL, which
+   PostgreSQL's text refuses, nor a lone surrogate, which has no UTF-8 form. JSON can escape
+   any of them and feedparser decodes base64 text constructs to any of them, in any field,
+   guids and URLs included; a guid that differs only by them names the same entry.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import re
 from dataclasses import replace
 from datetime import datetime
 
+from aggregator.characters import make_xml_safe
 from aggregator.errors import ParseError
 from aggregator.models import ParsedFeed, RawItem
 from aggregator.parse.charset import decode, media_type
@@ -55,10 +60,10 @@ def parse(body: bytes, headers: dict[str, str], url: str, *, max_items: int | No
         feed = parse_xml_feed(text, headers, url, max_items)
     hubs, self_url = websub_links(headers.get("link"), url, feed.hubs, feed.self_url)
     feed = replace(feed, hubs=hubs, self_url=self_url)
-    if max_items is None or len(feed.items) <= max_items:
-        return feed
-    kept = newest(feed.items, max_items)
-    return replace(feed, items=kept, items_dropped=feed.items_dropped + len(feed.items) - len(kept))
+    if max_items is not None and len(feed.items) > max_items:
+        kept = newest(feed.items, max_items)
+        feed = replace(feed, items=kept, items_dropped=feed.items_dropped + len(feed.items) - len(kept))
+    return make_xml_safe(feed)
 
 
 def newest(items: list[RawItem], count: int) -> list[RawItem]:

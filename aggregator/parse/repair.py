@@ -20,7 +20,8 @@ linear time. In order:
 3. A start tag keeps its first MAX_ATTRIBUTES attributes: Python's SAX driver looks each one up by
    a linear search (AttributesNSImpl.getValueByQName), so 20,000 on one element take seconds.
 4. Control characters, which XML forbids (XML 1.0 section 2.2, https://www.w3.org/TR/xml/#charsets),
-   are removed (a vertical tab or form feed becomes a space): they are invisible.
+   are removed (a vertical tab or form feed becomes a space): they are invisible. The same rule
+   (characters.py) runs once more on what was parsed, for what references and base64 decode to.
 
 Then, outside CDATA sections (whose text is literal):
 
@@ -39,6 +40,8 @@ import itertools
 import re
 from html.entities import html5
 
+from aggregator.characters import REFUSED, space_or_nothing
+
 MAX_ATTRIBUTES = 256
 MAX_EXPANSION = 1_000_000  # characters all references to internal entities may expand to
 
@@ -53,7 +56,6 @@ _REFERENCE = re.compile(r"&([A-Za-z_][\w.:-]*);")
 # ' a=""') are looked at.
 _LONG_TAG = re.compile(rf"<[A-Za-z_][^<>]{{{4 * MAX_ATTRIBUTES},}}>")
 _XML_ATTRIBUTE = re.compile(r"""\s+[^\s=<>]+\s*=\s*(?:"[^"]*"|'[^']*')""")
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]+")
 _CDATA = re.compile(r"(<!\[CDATA\[.*?\]\]>)", re.S)
 _HTML_ENTITY = re.compile(r"&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z][A-Za-z0-9]{1,31};)")
 _BARE_AMPERSAND = re.compile(r"&(?![A-Za-z][A-Za-z0-9]*;|#[0-9]+;|#[xX][0-9A-Fa-f]+;)")
@@ -73,7 +75,7 @@ def repair(text: str, root_start: int) -> tuple[str, list[str]]:
     text = _defuse_entities(text, root_start)
     if _LONG_TAG.search(text):
         text = _LONG_TAG.sub(_trim_attributes, text)
-    text, controls = _CONTROL_CHARACTERS.subn(_space_or_nothing, text)
+    text, controls = REFUSED.subn(space_or_nothing, text)
     if controls:
         repairs.append("control characters removed")
     if "&" not in text:
@@ -133,10 +135,6 @@ def _expansion(text: str, end: int) -> int:
         if total > MAX_EXPANSION:
             break
     return total
-
-
-def _space_or_nothing(match: re.Match[str]) -> str:
-    return " " if "\x0b" in match.group(0) or "\x0c" in match.group(0) else ""
 
 
 def _trim_attributes(match: re.Match[str]) -> str:

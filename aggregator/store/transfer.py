@@ -15,6 +15,11 @@ copied row for row, each table after the tables its foreign keys refer to, with 
   keep everyone else out of the target until it is complete, and a failure leaves it as empty
   as it was. A target that holds any row is refused: a copy never merges into other data.
 - Checked: each table's row count is compared on both sides before the commit.
+- Clean: a string that holds characters XML 1.0 refuses loses them (characters.py), as what a
+  poll reads from the network does now. Before that rule, a hostile feed could store NUL in
+  SQLite (a guid, a title, an ETag...), which PostgreSQL's text refuses: the copy would stop at
+  it. Copied.cleaned counts the rows so changed. A row that then equals another in a key (two
+  entry keys that differed only by such characters) stops the copy, naming the table and key.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 
+from ..characters import xml_safe
 from ..errors import StoreError
 from . import Store
 from .postgresql import PostgreSQL
@@ -33,10 +39,11 @@ BATCH = 5000  # rows read from SQLite at a time: memory stays bounded whatever a
 
 @dataclass(frozen=True)
 class Copied:
-    """One table copied, and how many rows it holds."""
+    """One table copied, how many rows it holds, and how many of them lost refused characters."""
 
     table: str
     rows: int
+    cleaned: int = 0
 
 
 def copy_database(source: Store, target: Store) -> list[Copied]:
@@ -99,21 +106,40 @@ def _copy_table(source: Store, target: Store, table: str, columns: list[str]) ->
     selected = ", ".join(c if c in have else "rowid" for c in columns)  # seq: SQLite's rowid
     rows = source.db.execute(f"SELECT {selected} FROM {table}")
     target.db.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+    cleaned = _Cleaned()
     try:
-        target.db.copy(table, columns, _batches(rows))
+        target.db.copy(table, columns, map(cleaned, _batches(rows)))
     except target.engine.errors as error:
-        raise StoreError(f"cannot copy table {table} into {target.path}: {error}") from error
+        detail = getattr(getattr(error, "diag", None), "message_detail", None)  # psycopg: the key
+        raise StoreError(
+            f"cannot copy table {table} into {target.path}: {error}".rstrip()
+            + (f" ({detail})" if detail else "")
+        ) from error
     target.db.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
     count = source.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     copied = target.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     if copied != count:
         raise StoreError(f"table {table}: {count} rows in {source.path} but {copied} copied")
-    return Copied(table, count)
+    return Copied(table, count, cleaned.rows)
 
 
 def _batches(cursor) -> Iterator[tuple]:
     while rows := cursor.fetchmany(BATCH):
         yield from rows
+
+
+class _Cleaned:
+    """Passes rows on with their strings made xml_safe, counting the rows it changed."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def __call__(self, row: tuple) -> tuple:
+        cleaned = tuple(xml_safe(value) if isinstance(value, str) else value for value in row)
+        if all(a is b for a, b in zip(cleaned, row, strict=True)):
+            return row
+        self.rows += 1
+        return cleaned
 
 
 def _continue_identities(target: Store) -> None:

@@ -48,6 +48,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from .. import network
+from ..characters import xml_safe
 from ..config import Config
 from ..errors import AggregatorError, FetchError
 from ..fetch import Fetcher
@@ -290,7 +291,7 @@ class Callbacks:
             now = datetime.now(UTC)
             if mode == "denied" and topic == row.topic and row.state in (PENDING, ACTIVE):
                 row.state, row.next_attempt_at = DENIED, None
-                row.reason = query.get("hub.reason") or "the hub gave no reason"
+                row.reason = xml_safe(query.get("hub.reason") or "") or "the hub gave no reason"
                 table.save_subscription(self.store, row)
                 table.poll_soon(self.store, row.source_id, now)
                 log.warning(
