@@ -28,7 +28,7 @@ import re
 from dataclasses import replace
 from datetime import datetime
 
-from aggregator.characters import make_xml_safe
+from aggregator.characters import make_xml_safe, xml_safe
 from aggregator.errors import ParseError
 from aggregator.models import ParsedFeed, RawItem
 from aggregator.parse.charset import decode, media_type
@@ -55,15 +55,15 @@ def parse(body: bytes, headers: dict[str, str], url: str, *, max_items: int | No
     if first is None:
         raise ParseError("not a feed: empty body")
     if first.group(1) == "{" or (first.group(1) != "<" and media_type(content_type) in _JSON_TYPES):
-        feed = parse_json_feed(text, url, max_items)
+        feed = make_xml_safe(parse_json_feed(text, url, max_items))  # JSON escapes any character
     else:
-        feed = parse_xml_feed(text, headers, url, max_items)
+        feed = parse_xml_feed(text, headers, url, max_items)  # made xml_safe there
     hubs, self_url = websub_links(headers.get("link"), url, feed.hubs, feed.self_url)
-    feed = replace(feed, hubs=hubs, self_url=self_url)
+    feed = replace(feed, hubs=tuple(map(xml_safe, hubs)), self_url=self_url and xml_safe(self_url))
     if max_items is not None and len(feed.items) > max_items:
         kept = newest(feed.items, max_items)
         feed = replace(feed, items=kept, items_dropped=feed.items_dropped + len(feed.items) - len(kept))
-    return make_xml_safe(feed)
+    return feed
 
 
 def newest(items: list[RawItem], count: int) -> list[RawItem]:

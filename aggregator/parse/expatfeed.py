@@ -108,6 +108,7 @@ class Reader(_FeedParserMixin):
         self.latin1 = latin1
         self.items = 0
         self.elements = 0
+        self.decoded_base64 = False  # fast.py: base64 text may hold any character
         self.content_depth = 0  # the depth of the text construct being read
         self._names: dict[str, _Name] = {}  # by expat name; emptied when the namespaces change
         self._bases: dict[tuple[str, str], str] = {}  # (base, xml:base) -> feedparser's new base
@@ -319,6 +320,7 @@ class Reader(_FeedParserMixin):
         if not expecting_text:
             return output
         if contentparams.get("base64", 0):
+            self.decoded_base64 = True
             with contextlib.suppress(binascii.Error, binascii.Incomplete, UnicodeDecodeError):
                 output = base64.decodebytes(output.encode("utf8")).decode("utf8")
         if element in self.can_be_relative_uri and output and (element != "id" or self.guidislink):

@@ -82,6 +82,9 @@ def read(data: bytes, max_items: int | None = None, *, mended: bool = False) -> 
         "feed": reader.feeddata,
         "entries": reader.entries,
         "bozo": False,
+        # Every string as expat read it, so without a character XML 1.0 refuses; unless base64
+        # text was decoded (Atom 0.3 mode="base64"), which may hold any.
+        "checked_characters": not reader.decoded_base64,
     }
 
 

@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 import feedparser
 from feedparser.datetimes import _parse_date
 
+from aggregator.characters import make_xml_safe
 from aggregator.errors import ParseError
 from aggregator.models import ParsedFeed, RawItem
 from aggregator.parse import fast
@@ -84,6 +85,9 @@ def parse_xml_feed(text: str, headers: dict[str, str], url: str, max_items: int 
         text, repairs = repair(text, root_start)
         bounded = bound(text.encode("utf-8"), max_items)
         result = fast.read(bounded.data, mended=True) or _feedparser(bounded.data)
+    # expat refuses every character XML 1.0 refuses, raw or as a reference, so only what fast.py
+    # did not read, or base64 text it decoded, may hold one (characters.py).
+    checked = result.get("checked_characters", False)
     version = result.get("version") or ""
     entries = result.get("entries") or []
     if html_page and not entries:
@@ -93,7 +97,7 @@ def parse_xml_feed(text: str, headers: dict[str, str], url: str, max_items: int 
 
     feed = result.get("feed") or {}
     feed_author = _author(feed) if version.startswith("atom") else None  # RFC 4287 4.2.1
-    return ParsedFeed(
+    parsed = ParsedFeed(
         format=version or "unknown",
         title=feed.get("title") or "",
         link=resolve_url(url, feed.get("link")),
@@ -104,6 +108,7 @@ def parse_xml_feed(text: str, headers: dict[str, str], url: str, max_items: int 
         hubs=_feed_links(feed, url, "hub"),
         self_url=next(iter(_feed_links(feed, url, "self")), None),
     )
+    return parsed if checked else make_xml_safe(parsed)
 
 
 def _feedparser(data: bytes) -> Any:
