@@ -57,6 +57,7 @@ from readability import Document
 from readability.readability import Unparseable
 
 from . import network
+from .characters import xml_safe
 from .errors import FetchError
 from .fetch import Fetcher
 from .models import FetchResult, FullText, Item, Source
@@ -82,7 +83,6 @@ HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
 _TRANSIENT = frozenset({"timeout", "connection", "refused", "dns", "tls"})
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # lxml refuses them; a browser ignores them
 _BINARY = re.compile("[\x00-\x08\x0e-\x1a\x1c-\x1f\ufffd]")
 
 _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fulltext")
@@ -222,7 +222,7 @@ def _page(result: FetchResult) -> str:
         raise _Refused("not an HTML page")
     if len(_BINARY.findall(start)) > len(start) // 100:
         raise _Refused("not an HTML page: binary bytes")
-    return _CONTROL.sub("", text)
+    return xml_safe(text)  # lxml refuses what XML 1.0 refuses; a browser ignores them
 
 
 async def _extract(html: str, base: str) -> tuple[str, str]:
