@@ -31,9 +31,9 @@ def settings_for(output: OutputConfig) -> PublishSettings:
     )
 
 
-def republish(config: Config, store: Store, changed: list[str] | None) -> tuple[PublishReport, list[str]]:
-    """Publish the topics the `changed` story ids touch (all of them with None), then bring the
-    static sites, the WebSub hub and the webhook receivers up to date.
+def republish(config: Config, store: Store, everything: bool) -> tuple[PublishReport, list[str]]:
+    """Publish the topics the items listed unpublished touch (all topics when `everything`),
+    then bring the static sites, the WebSub hub and the webhook receivers up to date.
 
     The changes are marked published once the files and the static sites are written: the hub
     and the receivers have queues of their own in the store, retried later on failure. Returns
@@ -41,9 +41,11 @@ def republish(config: Config, store: Store, changed: list[str] | None) -> tuple[
     """
     topics = compile_topics(config.topics)
     settings = settings_for(config.output)
+    seen = store.unpublished()
+    changed = None if everything else list(seen)
     report = publish(store, topics, settings, changed)
     lines = [export.summary() for export in export_after_publish(store, topics, config.output, changed)]
-    store.mark_published(changed)
+    store.mark_published(seen)
     lines += _ping_hub(config, store)
     delivered = deliver_webhooks(store, config.topics, settings, report.chosen, config.polling.user_agent)
     return report, [*lines, delivered] if delivered else lines

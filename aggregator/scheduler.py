@@ -23,6 +23,7 @@ import logging
 import os
 import signal
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +43,7 @@ from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, fetcher_for, record_
 from .republish import settings_for
 from .serve import Health, make_app, start
 from .store import Store
+from .store.leases import PING_LOCK, PRUNE_LOCK, PUBLISH_LOCK
 from .topics import compile_topics
 from .webhooks import Courier
 from .websub import WebSub
@@ -130,6 +132,7 @@ class Daemon:
     (worker.py's Worker shares one with other workers.)"""
 
     serves = True  # runs the HTTP server, with the callbacks of WebSub hubs pushing sources' updates
+    start_sync_wait = 0.0  # alone on its database: a lock held at start is another process's error
 
     def __init__(self, config: Config):
         self.config = config
@@ -172,7 +175,7 @@ class Daemon:
 
     async def _run(self) -> None:
         config = self.config
-        self.store.sync_sources(config.sources)
+        await self._sync_sources()
         # Every topic has files from the first minute, and config changes show; done by the first
         # tick, once the server already answers (a publish over a large store takes a while).
         self.publish_everything = True
@@ -186,6 +189,7 @@ class Daemon:
             lambda sid: self.sources.get(sid),
             self._pushed,
             subscribes=self.serves,
+            alone=lambda: self.alone(PING_LOCK),
         )
         self.websub.configure(config, datetime.now(UTC))
         runner = None
@@ -217,8 +221,7 @@ class Daemon:
                 scheduler.shutdown(wait=False)
                 await self._drain()
                 await self.websub.stop()
-                if self.pending:
-                    self._publish(self.pending)
+                self.publish_due()
                 await self.courier.stop()
         finally:
             self.workers.close()
@@ -227,6 +230,20 @@ class Daemon:
             if runner is not None:
                 await runner.cleanup()
         log.info("%s stopped", "daemon" if self.serves else "worker")
+
+    async def _sync_sources(self) -> None:
+        """Record the config's sources at start, waiting up to `start_sync_wait` seconds for the
+        write lock."""
+        deadline = time.monotonic() + self.start_sync_wait
+        while True:
+            try:
+                self.store.sync_sources(self.config.sources, retire=True)
+                return
+            except StoreError as e:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("could not record the config's sources yet (trying again): %s", e)
+                await asyncio.sleep(1.0)
 
     def started(self) -> None:
         config = self.config
@@ -238,6 +255,14 @@ class Daemon:
             config.server.host,
             config.server.port,
         )
+
+    def renew(self) -> None:
+        """Keep this process's claims on the sources it polls (worker.py); a daemon has none."""
+
+    def alone(self, key: int) -> AbstractContextManager[bool]:
+        """Whether this process is the one to do the work `key` names (store/leases.py) now: a
+        daemon always is."""
+        return nullcontext(True)
 
     def host_slots(self) -> HostSlots | None:
         """How the per-host cap is kept: None, this process's own count (fetch.HostSlots)."""
@@ -279,7 +304,7 @@ class Daemon:
         added = set(s.id for s in new.sources) - set(self.sources)
         removed = set(self.sources) - set(s.id for s in new.sources)
         self._apply(new)
-        self.store.sync_sources(new.sources)
+        self.store.sync_sources(new.sources, retire=True)
         self.websub.configure(new, datetime.now(UTC))
         self.publish_everything = True  # by the next tick, not inside the signal handler
         log.info(
@@ -295,6 +320,7 @@ class Daemon:
         self.last_tick = time.monotonic()
         now = datetime.now(UTC)
         try:
+            self.renew()
             if self.publish_retry.ready():
                 self.publish_due()
             if self.serves and now >= self.next_count:  # for /healthz and /metrics
@@ -306,7 +332,10 @@ class Daemon:
             self.websub.tick(now)
             room = self.config.polling.concurrency * 2 - len(self.in_flight)
             due = self.due(now, room) if self.store_retry.ready() else []
-        except AggregatorError as e:  # a locked or full database: say so, try again next tick
+        except (
+            AggregatorError,
+            *self.store.engine.errors,
+        ) as e:  # a locked, full or lost database: try again next tick
             log.error("tick failed: %s", e)
             return
         if due:
@@ -317,13 +346,24 @@ class Daemon:
     def publish_due(self) -> None:
         """Publish the topics that polls and pushes changed since the last publish, if any."""
         if self.pending or self.publish_everything:
-            changed = None if self.publish_everything else self.pending
-            self.pending, self.publish_everything = set(), False
-            self._publish(changed)
+            self.pending = set()
+            with self.alone(PUBLISH_LOCK) as mine:
+                if mine:
+                    self._publish_listed()
+
+    def _publish_listed(self) -> None:
+        """Publish what the store lists unpublished (every topic when a full publish is due):
+        this process's changes, and any a one-shot command or an earlier run left."""
+        everything, self.publish_everything = self.publish_everything, False
+        seen = self.store.unpublished()
+        if everything or seen:
+            self._publish(None if everything else set(seen), seen)
 
     def prune(self, now: datetime) -> None:
-        retention = self.config.retention
-        self.store.prune(now, retention.max_age, retention.max_items_per_source)
+        with self.alone(PRUNE_LOCK) as mine:
+            if mine:
+                retention = self.config.retention
+                self.store.prune(now, retention.max_age, retention.max_items_per_source)
 
     def due(self, now: datetime, room: int) -> list[str]:
         """Up to `room` ids of sources to poll now (none already in flight); asked every tick."""
@@ -432,7 +472,7 @@ class Daemon:
             extra={"sources": len(batch.outcomes), "items_new": new, "items_updated": updated},
         )
 
-    def _publish(self, changed: set[str] | None) -> None:
+    def _publish(self, changed: set[str] | None, seen: dict[str, int]) -> None:
         started = time.monotonic()
         try:
             report = publish(self.store, self.topics, self.publish_settings, changed)
@@ -451,7 +491,7 @@ class Daemon:
         if report.chosen is not None:  # None: nothing changed, nothing to announce
             self.courier.published(self.store, report.chosen)
         try:
-            self.store.mark_published(None if changed is None else list(changed))
+            self.store.mark_published(seen)
         except AggregatorError as e:  # harmless: the next publish covers these ids again
             log.warning("could not record what was published: %s", e)
         self.metrics.publish_finished(time.monotonic() - started, len(report.topics))

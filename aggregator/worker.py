@@ -25,18 +25,22 @@ import os
 import secrets
 import socket
 import time
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 from .config import Config
 from .scheduler import DAEMON_BUSY_TIMEOUT, Daemon
 from .store import Store, leases
-from .store.leases import PRUNE_LOCK, PUBLISH_LOCK, SharedHostSlots
+from .store.leases import PUBLISH_LOCK, SharedHostSlots
 
 log = logging.getLogger(__name__)
 
 
 class Worker(Daemon):
     serves = False
+    # Workers starting together each record the config's sources, one at a time (the write
+    # lock), and the first sync of a large config takes seconds.
+    start_sync_wait = 120.0
 
     def __init__(self, config: Config, name: str | None = None):
         super().__init__(config)
@@ -67,8 +71,11 @@ class Worker(Daemon):
     def host_slots(self) -> SharedHostSlots | None:
         return self.slots
 
-    def due(self, now: datetime, room: int) -> list[str]:
-        """Renew the claims of polls still running, then claim up to `room` due sources."""
+    def alone(self, key: int) -> AbstractContextManager[bool]:
+        return leases.alone(self.store, key)
+
+    def renew(self) -> None:
+        """Renew the claims of polls still running, every quarter of `polling.lease`."""
         lease = self.config.polling.lease
         if self.leases and time.monotonic() - self.renewed_at >= lease / 4:
             self.renewed_at = time.monotonic()
@@ -77,9 +84,14 @@ class Worker(Daemon):
                 log.warning(
                     "worker %s: the claim on source %s ran out before its poll ended", self.name, source_id
                 )
+
+    def due(self, now: datetime, room: int) -> list[str]:
+        """Claim up to `room` due sources (none of this worker's polls still running)."""
         if room <= 0:
             return []
-        claimed = leases.claim(self.store, self.name, lease, now, room)
+        claimed = leases.claim(
+            self.store, self.name, self.config.polling.lease, now, room, list(self.in_flight)
+        )
         # A source this worker's config does not have (another worker's config is newer): left
         # claimed until the claim runs out, so this worker does not claim it again and again.
         self.leases.update((sid, token) for sid, token in claimed.items() if sid in self.sources)
@@ -89,19 +101,9 @@ class Worker(Daemon):
         """Publish what any worker changed, unless another worker is publishing now: the changes
         stay listed in the store for whoever publishes next."""
         self.pending.clear()  # the store's list is the one that counts here
-        with leases.alone(self.store, PUBLISH_LOCK) as mine:
-            if not mine:
-                return
-            if self.publish_everything:
-                self.publish_everything = False
-                self._publish(None)
-            elif changed := set(self.store.unpublished()):
-                self._publish(changed)
-
-    def prune(self, now: datetime) -> None:
-        with leases.alone(self.store, PRUNE_LOCK) as mine:
+        with self.alone(PUBLISH_LOCK) as mine:
             if mine:
-                super().prune(now)
+                self._publish_listed()
 
     async def _drain(self) -> None:
         claimed = list(self.leases)

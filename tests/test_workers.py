@@ -79,10 +79,17 @@ def test_only_due_and_configured_sources_are_claimed(postgresql_url: str) -> Non
             "UPDATE sources SET next_check_at = ? WHERE id = 's00'", ["2026-11-27T09:00:00+00:00"]
         )
         store.db.execute("UPDATE sources SET gone = 1 WHERE id = 's01'")
-        store.sync_sources([*_sources(3)[:2], Source(id="new", title="New", url="http://127.0.0.1:1/new")])
+        smaller = [*_sources(3)[:2], Source(id="new", title="New", url="http://127.0.0.1:1/new")]
+        store.sync_sources(smaller)  # a one-shot command with another config retires nothing
+        assert sorted(leases.claim(store, "w", 60, NOW, 10)) == ["new", "s02"]
+        store.db.execute("UPDATE sources SET lease_until = NULL")
+        store.sync_sources(smaller, retire=True)  # the config the workers poll
         # s00 is not due yet, s01 answered 410, s02 left the config: only the new source.
         assert list(leases.claim(store, "w", 60, NOW, 10)) == ["new"]
         assert list(leases.claim(store, "w", 60, NOW + timedelta(hours=2), 10)) == ["s00"]
+        # The worker's own polls still running are not claimed again, their claims run out or not.
+        store.db.execute("UPDATE sources SET lease_until = NULL, next_check_at = NULL")
+        assert sorted(leases.claim(store, "w", 60, NOW, 10, busy=["s00"])) == ["new"]
 
 
 def test_a_poll_is_saved_only_while_its_claim_holds(postgresql_url: str) -> None:
@@ -108,6 +115,16 @@ def test_a_poll_is_saved_only_while_its_claim_holds(postgresql_url: str) -> None
         assert two.save_poll(mine, [_item("a")], NOW).new
         row = two.db.execute("SELECT lease_owner, lease_until, lease_token FROM sources").fetchone()
         assert row == (None, None, newer)  # the save ended the claim
+
+        # A reload gave the source another URL while a poll of the old one ran: the poll's state
+        # is not saved over the new URL, and its claim ends all the same.
+        token = leases.claim(two, "two", 60, NOW + timedelta(hours=2), 1)["s00"]
+        polled = two.source_state("s00")
+        polled.lease = token
+        two.sync_sources([Source(id="s00", title="Source 0", url="http://127.0.0.1:1/moved")])
+        two.save_state(polled)
+        row = two.db.execute("SELECT url, lease_owner, next_check_at FROM sources").fetchone()
+        assert row == ("http://127.0.0.1:1/moved", None, None)
 
 
 def test_renewing_keeps_a_claim_from_running_out(postgresql_url: str) -> None:
@@ -161,6 +178,52 @@ def test_host_slots_cap_requests_across_workers(postgresql_url: str) -> None:
 async def _until(condition) -> None:
     while not condition():
         await asyncio.sleep(0.01)
+
+
+def test_a_publish_forgets_only_the_changes_it_saw(database: Path | str) -> None:
+    """A worker publishes what the store lists; another saves an edit of a listed item meanwhile:
+    that edit stays listed for the next publish."""
+    with Store(database) as store:
+        store.sync_sources(_sources(1))
+        state = store.source_state("s00")
+        store.save_poll(state, [_item("a"), _item("b")], NOW)
+        seen = store.unpublished()
+        assert len(seen) == 2
+        edited = _item("a")
+        edited.title, edited.content_hash = "Edited", "edited"
+        store.save_poll(state, [edited], NOW)  # while the publish of `seen` runs
+        store.mark_published(seen)
+        assert list(store.unpublished()) == [
+            store.db.execute("SELECT id FROM items WHERE title = 'Edited'").fetchone()[0]
+        ]
+
+
+def test_a_sync_writes_only_what_changed(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite") as store:
+        store.sync_sources(_sources(50), retire=True)
+        before = store.db.conn.total_changes
+        store.sync_sources(_sources(50), retire=True)
+        assert store.db.conn.total_changes == before
+        renamed = [*_sources(50)[:49], Source(id="s49", title="Renamed", url="http://127.0.0.1:1/49")]
+        store.sync_sources(renamed, retire=True)
+        assert store.db.conn.total_changes == before + 1
+
+
+def test_connections_tell_a_vanished_peer_within_a_minute(postgresql_url: str) -> None:
+    """TCP keepalives on the server's side of the store's connections: the locks of a worker
+    whose machine vanished are freed in about a minute, not the system's two hours."""
+    with Store(postgresql_url) as store:
+        settings = dict(
+            store.db.execute(
+                "SELECT name, setting FROM pg_settings WHERE name IN "
+                "('tcp_keepalives_idle', 'tcp_keepalives_interval', 'tcp_keepalives_count')"
+            ).fetchall()
+        )
+    assert settings == {
+        "tcp_keepalives_idle": "30",
+        "tcp_keepalives_interval": "10",
+        "tcp_keepalives_count": "3",
+    }
 
 
 # -- the command ----------------------------------------------------------------------------------
@@ -312,9 +375,9 @@ def test_three_workers_one_killed_mid_poll(
         assert main(["-c", str(tmp_path / "worker-B.yaml"), "sources", "--json"]) == 0
         shown = {row["id"]: row["polled_by"] for row in json.loads(capsys.readouterr().out)}
         assert {sid for sid, worker in shown.items() if worker == "A"} >= claimed
+        killed_at = time.monotonic()  # before the signal: the others may go on within microseconds
         processes["worker-A"].send_signal(signal.SIGKILL)
         processes["worker-A"].wait(timeout=10)
-        killed_at = time.monotonic()
         world.killed.set()
 
         expected = len(world.urls) * ITEMS + len(servers)

@@ -46,7 +46,7 @@ def cmd_poll(args: argparse.Namespace, config: Config) -> int:
             subscriber.discovered(store, by_id[outcome.source_id], outcome, config.server.public_url, now)
         # The topics touched by what this poll stored, and by anything an earlier run stored but
         # did not get to publish (killed, or the disk was full): the store keeps that list.
-        report, lines = republish(config, store, store.unpublished())
+        report, lines = republish(config, store, everything=False)
 
     print(_summary(outcomes))
     for outcome in outcomes:
@@ -64,7 +64,7 @@ def cmd_poll(args: argparse.Namespace, config: Config) -> int:
 def cmd_publish(args: argparse.Namespace, config: Config) -> int:
     with Store(config.database) as store:
         store.sync_sources(config.sources)
-        report, lines = republish(config, store, None)
+        report, lines = republish(config, store, everything=True)
     print(
         f"published {len(config.topics)} topics to {config.output.dir} ({len(report.files)} files rewritten)"
     )

@@ -149,36 +149,54 @@ class Store(StoryIndex):
                     self.engine.set_version(self.db, version)
 
     # -- sources ------------------------------------------------------------------------------------
-    def sync_sources(self, sources: list[Source] | tuple[Source, ...]) -> None:
+    def sync_sources(self, sources: list[Source] | tuple[Source, ...], *, retire: bool = False) -> None:
         """Make the sources table know every configured source.
 
         Titles follow the config. When the config gives a source a new URL, that URL replaces any
-        redirect target and lifts a 410 Gone, and the source is polled at once.
+        redirect target and lifts a 410 Gone, and the source is polled at once. With `retire`
+        (the config that the daemon or the workers poll), the sources it no longer names are
+        marked retired: kept with their items, claimed by no worker (store/leases.py). A one-shot
+        command may be given another config, and retires nothing.
+
+        Only what differs is written: workers starting together with a config of hundreds of
+        thousands of sources each sync it, and the write lock is held meanwhile.
         """
         configured = {source.id for source in sources}
         with self._transaction():
-            known = dict(self.db.execute("SELECT id, retired FROM sources").fetchall())
-            # executemany: one round trip for all on PostgreSQL, where workers start with a
-            # config of hundreds of thousands of sources.
+            known = {
+                source_id: (config_url, title, retired)
+                for source_id, config_url, title, retired in self.db.execute(
+                    "SELECT id, config_url, title, retired FROM sources"
+                )
+            }
+            # executemany: one round trip for all on PostgreSQL.
             self.db.conn.executemany(
                 "INSERT INTO sources (id, url, config_url, title) VALUES (?1, ?2, ?2, ?3) "
                 "ON CONFLICT(id) DO UPDATE SET title = excluded.title, retired = 0",
-                [(source.id, source.url, source.title) for source in sources],
+                [
+                    (source.id, source.url, source.title)
+                    for source in sources
+                    if known.get(source.id, (None, None, 1))[1:] != (source.title, 0)
+                ],
             )
             self.db.conn.executemany(
                 "UPDATE sources SET url = ?1, config_url = ?1, gone = 0, etag = NULL, last_modified = NULL, "
-                "next_check_at = NULL WHERE id = ?2 AND config_url != ?1",
-                [(source.url, source.id) for source in sources],
+                "next_check_at = NULL WHERE id = ?2",
+                [
+                    (source.url, source.id)
+                    for source in sources
+                    if source.id in known and known[source.id][0] != source.url
+                ],
             )
-            # Kept with their items, but no worker claims them (store/leases.py).
-            dropped = [
-                source_id
-                for source_id, retired in known.items()
-                if not retired and source_id not in configured
-            ]
-            for chunk in _chunks(dropped, 500):
-                marks = ",".join("?" * len(chunk))
-                self.db.execute(f"UPDATE sources SET retired = 1 WHERE id IN ({marks})", chunk)
+            if retire:
+                dropped = [
+                    source_id
+                    for source_id, (_, _, retired) in known.items()
+                    if not retired and source_id not in configured
+                ]
+                for chunk in _chunks(dropped, 500):
+                    marks = ",".join("?" * len(chunk))
+                    self.db.execute(f"UPDATE sources SET retired = 1 WHERE id IN ({marks})", chunk)
 
     def due_sources(self, now: datetime, source_ids: list[str], limit: int) -> list[str]:
         """Ids among `source_ids` whose next check has come, most overdue first (never polled
@@ -237,8 +255,7 @@ class Store(StoryIndex):
             "next_check_at": _format_time(state.next_check_at),
             "body_hash": state.body_hash,
         }
-        if state.lease is not None:  # this save ends the worker's claim (_hold_lease checked it)
-            fields |= {"lease_owner": None, "lease_until": None}
+
         where, params = "id = ?", [state.source_id]
         if state.url is None:  # a state never loaded from the store keeps the stored URL
             del fields["url"]
@@ -249,6 +266,11 @@ class Store(StoryIndex):
             params.append(state.moved_from or state.url)
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self.db.execute(f"UPDATE sources SET {assignments} WHERE {where}", [*fields.values(), *params])
+        if state.lease is not None:  # this save ends the worker's claim (_hold_lease checked it)
+            self.db.execute(
+                "UPDATE sources SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_token = ?",
+                [state.source_id, state.lease],
+            )
 
     def _hold_lease(self, state: SourceState) -> None:
         """In a write transaction: raise LeaseLost unless the worker's claim on the source
@@ -355,7 +377,8 @@ class Store(StoryIndex):
                 # Remembered with the items themselves, so a process killed before it publishes
                 # leaves the work to the next one instead of losing it.
                 self.db.conn.executemany(
-                    "INSERT INTO unpublished (item_id) VALUES (?) ON CONFLICT DO NOTHING",
+                    "INSERT INTO unpublished (item_id) VALUES (?) "
+                    "ON CONFLICT (item_id) DO UPDATE SET changes = unpublished.changes + 1",
                     [(i,) for i in result.changed],
                 )
                 if poll_state:
@@ -378,19 +401,23 @@ class Store(StoryIndex):
                     same.add(key)
         return same
 
-    def unpublished(self) -> list[str]:
-        """Ids of items stored or changed since their topics were last published."""
-        return [row[0] for row in self.db.execute("SELECT item_id FROM unpublished")]
+    def unpublished(self) -> dict[str, int]:
+        """The items stored or changed since their topics were last published: item id -> how
+        many saves changed it since (what mark_published takes back)."""
+        try:
+            return dict(self.db.execute("SELECT item_id, changes FROM unpublished").fetchall())
+        except self.engine.errors as e:
+            raise StoreError(f"cannot read {self.path}: {e}") from None
 
-    def mark_published(self, item_ids: list[str] | None) -> None:
-        """Forget these ids (all, with None) once a publish covering them has succeeded."""
+    def mark_published(self, seen: dict[str, int]) -> None:
+        """Forget the changes `seen` (as unpublished() listed them before a publish) once that
+        publish has succeeded. An item saved again meanwhile, by another process or worker,
+        stays listed for the next publish."""
         try:
             with self._transaction():
-                if item_ids is None:
-                    self.db.execute("DELETE FROM unpublished")
-                for chunk in _chunks(item_ids or [], 500):
-                    marks = ",".join("?" * len(chunk))
-                    self.db.execute(f"DELETE FROM unpublished WHERE item_id IN ({marks})", chunk)
+                self.db.conn.executemany(
+                    "DELETE FROM unpublished WHERE item_id = ? AND changes = ?", list(seen.items())
+                )
         except self.engine.errors as e:
             raise StoreError(f"cannot update {self.path}: {e}") from None
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import datetime
 from hashlib import blake2b
 
@@ -28,25 +28,30 @@ from ..errors import StoreError
 from . import Store
 from .rows import _format_time
 
-# Keys of the session advisory locks for work done by one worker at a time ("aggP", "aggX").
+# Keys of the session advisory locks for work done by one worker at a time ("aggP", "aggX",
+# "aggW": WebSub hub pings).
 PUBLISH_LOCK = 0x61676750
 PRUNE_LOCK = 0x61676758
+PING_LOCK = 0x61676757
 SLOT_WAIT_FIRST, SLOT_WAIT_MAX = 0.01, 0.25  # seconds between tries for a busy host's slot
 
 
-def claim(store: Store, owner: str, lease: float, now: datetime, limit: int) -> dict[str, int]:
+def claim(
+    store: Store, owner: str, lease: float, now: datetime, limit: int, busy: list[str] | None = None
+) -> dict[str, int]:
     """Claim up to `limit` due sources for `owner` for `lease` seconds, most overdue first
-    (never polled before all); source id -> the claim's fencing token."""
+    (never polled before all), none of `busy` (the owner's polls still running, whose claim may
+    have run out); source id -> the claim's fencing token."""
     try:
         rows = store.db.execute(
             "UPDATE sources SET lease_owner = ?1, lease_token = lease_token + 1, "
             "lease_until = clock_timestamp() + make_interval(secs => ?2) "
             "WHERE id IN (SELECT id FROM sources WHERE gone = 0 AND retired = 0 "
             "AND coalesce(next_check_at, '') <= ?3 "
-            "AND (lease_until IS NULL OR lease_until < clock_timestamp()) "
+            "AND (lease_until IS NULL OR lease_until < clock_timestamp()) AND NOT id = ANY(?5) "
             "ORDER BY coalesce(next_check_at, '') LIMIT ?4 FOR UPDATE SKIP LOCKED) "
             "RETURNING id, lease_token",
-            [owner, lease, _format_time(now), limit],
+            [owner, lease, _format_time(now), limit, busy or []],
         ).fetchall()
     except store.engine.errors as e:
         raise StoreError(f"cannot claim sources in {store.path}: {e}") from None
@@ -72,11 +77,15 @@ def renew(store: Store, owner: str, source_ids: list[str], lease: float) -> set[
 def release(store: Store, owner: str, source_ids: list[str]) -> None:
     """End `owner`'s claims on these sources now (polls abandoned at shutdown): they are due for
     the other workers at once instead of when the claims run out."""
-    if source_ids:
+    if not source_ids:
+        return
+    try:
         store.db.execute(
             "UPDATE sources SET lease_owner = NULL, lease_until = NULL WHERE id = ANY(?1) AND lease_owner = ?2",
             [source_ids, owner],
         )
+    except store.engine.errors as e:
+        raise StoreError(f"cannot hand back claims in {store.path}: {e}") from None
 
 
 def claims(store: Store) -> dict[str, str]:
@@ -94,12 +103,17 @@ def claims(store: Store) -> dict[str, str]:
 def alone(store: Store, key: int) -> Iterator[bool]:
     """Yield whether this process got the lock `key` (held until the `with` ends); False when
     another process holds it."""
-    got = store.db.execute("SELECT pg_try_advisory_lock(?)", [key]).fetchone()[0]
+    try:
+        got = store.db.execute("SELECT pg_try_advisory_lock(?)", [key]).fetchone()[0]
+    except store.engine.errors as e:
+        raise StoreError(f"cannot take a lock in {store.path}: {e}") from None
     try:
         yield got
     finally:
         if got:
-            store.db.execute("SELECT pg_advisory_unlock(?)", [key])
+            # A connection lost meanwhile took the lock with it.
+            with suppress(*store.engine.errors):
+                store.db.execute("SELECT pg_advisory_unlock(?)", [key])
 
 
 class SharedHostSlots:
@@ -133,7 +147,10 @@ class SharedHostSlots:
                 yield
             finally:
                 self._held[key].discard(slot)
-                self._run("SELECT pg_advisory_unlock(?, ?)", [key, slot])
+                # A connection lost meanwhile took the lock with it; a cancelled fetch must end
+                # as cancelled, not as a store failure.
+                with suppress(StoreError):
+                    self._run("SELECT pg_advisory_unlock(?, ?)", [key, slot])
 
     def _take(self, key: int) -> int | None:
         """Take a free slot of the host `key`: its number, or None when all are taken."""

@@ -37,6 +37,8 @@ WRITE_LOCK = 0x61676772
 # `aggregator worker` shares: a daemon and workers never poll one database together. "aggd".
 DAEMON_LOCK = 0x61676764
 CONNECT_TIMEOUT = 10  # seconds to reach the server before giving up
+# A peer silent this long (seconds: idle, then probes at this interval, this many) is gone.
+KEEPALIVE = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
 
 # A quoted literal or identifier (kept as it is), a placeholder ?NNN or ?, or a literal % sign.
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?(\d*)|%")
@@ -59,13 +61,23 @@ class PostgreSQL:
         return Connection(self._open, self.name)
 
     def _open(self) -> psycopg.Connection:
-        # lock_timeout bounds the wait for the write lock, as SQLite's busy timeout does.
+        # lock_timeout bounds the wait for the write lock, as SQLite's busy timeout does. TCP
+        # keepalives on both ends: the server frees the session locks of a worker whose machine
+        # vanished (its claims' host slots, the publish lock) within a minute or so, where the
+        # system's defaults take over two hours; and we notice a server that vanished.
+        server = f"-c lock_timeout={max(1, round(self.busy_timeout * 1000))} " + " ".join(
+            f"-c {name}={value}" for name, value in KEEPALIVE.items()
+        )
         return psycopg.connect(
             self.url,
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT,
             application_name="aggregator",
-            options=f"-c lock_timeout={max(1, round(self.busy_timeout * 1000))}",
+            options=server,
+            keepalives=1,
+            keepalives_idle=KEEPALIVE["tcp_keepalives_idle"],
+            keepalives_interval=KEEPALIVE["tcp_keepalives_interval"],
+            keepalives_count=KEEPALIVE["tcp_keepalives_count"],
         )
 
     def lock_daemon(self, db: Connection) -> None:

@@ -336,11 +336,14 @@ _V9_LOOK_ALIKES = ["CREATE INDEX items_look_alike ON items (id, story_id, conten
 # polls a source now, a fencing token that grows with each claim, and until when. Unused here (one
 # daemon polls an SQLite file), kept so both engines have the same tables and columns. `retired`:
 # the source is in the database but no longer in the config (sync_sources), so no worker claims it.
+# `unpublished.changes` counts the saves that listed an item since its last publish, so a publish
+# forgets only the changes it saw (Store.mark_published), not one saved while it ran.
 _V10_LEASES = [
     "ALTER TABLE sources ADD COLUMN lease_owner TEXT",
     "ALTER TABLE sources ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE sources ADD COLUMN lease_until TEXT",
     "ALTER TABLE sources ADD COLUMN retired INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE unpublished ADD COLUMN changes INTEGER NOT NULL DEFAULT 0",
 ]
 
 MIGRATIONS: list[list[str]] = [

@@ -289,6 +289,7 @@ _V10_LEASES = [
     "ALTER TABLE sources ADD COLUMN lease_token bigint NOT NULL DEFAULT 0",
     "ALTER TABLE sources ADD COLUMN lease_until timestamptz",
     "ALTER TABLE sources ADD COLUMN retired integer NOT NULL DEFAULT 0",
+    "ALTER TABLE unpublished ADD COLUMN changes integer NOT NULL DEFAULT 0",
     "CREATE INDEX sources_due ON sources ((coalesce(next_check_at, ''))) WHERE gone = 0 AND retired = 0",
 ]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 
 from aiohttp import web
@@ -46,11 +47,13 @@ class WebSub:
         received: Callable[[PollOutcome], None],
         *,
         subscribes: bool = True,
+        alone: Callable[[], AbstractContextManager[bool]] = lambda: nullcontext(True),
     ) -> None:
         self.store = store
         # False for workers (worker.py): they run no server for hubs to call back, so they only
         # ping the hub after publishing.
         self.subscribes = subscribes
+        self.alone = alone  # whether this process is the one to send pings now (worker.py)
         self.fetcher = fetcher
         self.config = config
         self.callbacks = subscriber.Callbacks(
@@ -89,7 +92,12 @@ class WebSub:
                 self._start("requests", subscriber.send_requests(self.store, self.fetcher))
         hub = self.config.output.websub_hub
         if hub and self._idle("pings") and publisher.pings_due(self.store, now):
-            self._start("pings", publisher.send_pings(self.store, self.fetcher, hub))
+            self._start("pings", self._pings(hub))
+
+    async def _pings(self, hub: str) -> None:
+        with self.alone() as mine:
+            if mine:
+                await publisher.send_pings(self.store, self.fetcher, hub)
 
     async def stop(self) -> None:
         """Cancel what is under way; unsent requests and pings stay due in the store."""
