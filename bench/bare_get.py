@@ -20,20 +20,26 @@ import aiohttp
 
 
 async def bare_gets(base: str, concurrency: int) -> dict:
-    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
+    async with aiohttp.ClientSession() as session, session.get(base + "/_etags") as response:
+        feeds = await response.json()
+    return await get_all([(base + path, {"If-None-Match": etag}) for path, etag in feeds], concurrency)
+
+
+async def get_all(requests: list[tuple[str, dict[str, str]]], concurrency: int, per_host: int = 0) -> dict:
+    """GET each (url, headers) through one aiohttp session, at most `concurrency` at once (and
+    `per_host` per host, 0 for no cap); {"seconds": the GETs' wall time, "statuses": counts}."""
+    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=per_host or concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        async with session.get(base + "/_etags") as response:
-            feeds = await response.json()
         slots = asyncio.Semaphore(concurrency)
         statuses: Counter[int] = Counter()
 
-        async def one(path: str, etag: str) -> None:
-            async with slots, session.get(base + path, headers={"If-None-Match": etag}) as response:
+        async def one(url: str, headers: dict[str, str]) -> None:
+            async with slots, session.get(url, headers=headers) as response:
                 await response.read()
                 statuses[response.status] += 1
 
         started = time.perf_counter()
-        await asyncio.gather(*(one(path, etag) for path, etag in feeds))
+        await asyncio.gather(*(one(url, headers) for url, headers in requests))
         return {"seconds": time.perf_counter() - started, "statuses": statuses}
 
 

@@ -97,20 +97,27 @@ def write_config(
     path: Path,
     *,
     sources: int,
-    feed_base: str,
+    feed_base: str | list[str],
     data_dir: Path,
     port: int,
     interval: str,
     concurrency: int,
+    per_host: int | None = None,
+    database: str | None = None,
+    topics: int | None = None,
 ) -> None:
-    """Write the config for `sources` sources served at `feed_base` (http://127.0.0.1:PORT).
+    """Write the config for `sources` sources served at `feed_base` (http://127.0.0.1:PORT), or
+    at several bases (hosts) in turn, source s at `feed_base[s % len(feed_base)]`.
 
-    Every source is on one loopback server, so `per_host` is raised to `concurrency`: a real poller
-    meets many hosts, and aiohttp's cap of 2 per host would otherwise make one host the bottleneck.
+    By default every source is on one loopback server, so `per_host` is raised to `concurrency`: a
+    real poller meets many hosts, and aiohttp's cap of 2 per host would otherwise make one host
+    the bottleneck. `database` is a PostgreSQL URL instead of the SQLite file in `data_dir`;
+    `topics` keeps the first that many of TOPICS, but always `everything` (the last).
     """
     q = json.dumps
+    bases = [feed_base] if isinstance(feed_base, str) else feed_base
     lines = [
-        f"database: {q(str(data_dir / 'aggregator.db'))}",
+        f"database: {q(database or str(data_dir / 'aggregator.db'))}",
         "output:",
         f"  dir: {q(str(data_dir / 'public'))}",
         f"  base_url: {q(f'http://127.0.0.1:{port}/')}",
@@ -123,7 +130,7 @@ def write_config(
         f"  interval: {interval}",
         "  timeout: 60s",
         f"  concurrency: {concurrency}",
-        f"  per_host: {concurrency}",
+        f"  per_host: {per_host or concurrency}",
         "sources:",
     ]
     for s in range(sources):
@@ -131,11 +138,14 @@ def write_config(
         lines += [
             f"  - id: {source_id(s)}",
             f"    title: {q(world.source_title(s), ensure_ascii=False)}",
-            f"    url: {q(feed_base + world.feed_path(s))}",
+            f"    url: {q(bases[s % len(bases)] + world.feed_path(s))}",
             f"    categories: [{', '.join(q(c, ensure_ascii=False) for c in categories)}]",
         ]
     lines.append("topics:")
-    for topic_id, rules in TOPICS.items():
+    chosen = list(TOPICS.items())
+    if topics is not None:
+        chosen = [*chosen[: max(0, topics - 1)], chosen[-1]]
+    for topic_id, rules in chosen:
         lines.append(f"  {topic_id}:")
         lines.append(f"    title: {q(rules.get('title', topic_id), ensure_ascii=False)}")
         for name in ("any", "all", "none", "categories", "sources"):

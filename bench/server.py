@@ -3,7 +3,10 @@
     python bench/server.py --sources 1000 --items 50 --epoch 1732600000
 
 prints the port it listens on, one line, once it accepts connections. Feeds are built on request
-(world.World.document), so memory stays flat at any N. Conditional requests are answered as a
+(world.World.document), so memory stays flat at any N. `--hosts H` listens on that port of
+127.0.0.1 to 127.0.0.H as well, H hosts to a poller's per-host cap (the feeds are the same on
+each); `--latency S` answers each feed request S seconds late, as a server across the Internet
+does (bench/workers.py). Conditional requests are answered as a
 well-behaved news site does (RFC 9110 §13.1.2-13.1.3): If-None-Match against the source's ETag,
 else If-Modified-Since against its Last-Modified, 304 when they match.
 
@@ -37,8 +40,9 @@ _CONTENT_TYPES = {"xml": "application/rss+xml; charset=utf-8", "atom": "applicat
 class FeedServer:
     """The HTTP face of a World; records when each source's current version was first served."""
 
-    def __init__(self, the_world: world.World, seed: int) -> None:
+    def __init__(self, the_world: world.World, seed: int, latency: float = 0.0) -> None:
         self.world = the_world
+        self.latency = latency
         self.rng = random.Random(seed)
         self.served_at: dict[int, float] = {}  # source -> first 200 of its current version
         self.stats: Counter[int] = Counter()
@@ -56,6 +60,8 @@ class FeedServer:
         source = int(request.match_info["source"])
         if source >= self.world.sources:
             raise web.HTTPNotFound()
+        if self.latency:
+            await asyncio.sleep(self.latency)
         etag = self.world.etag(source)
         modified = self.world.changed_at[source]
         headers = {"ETag": etag, "Last-Modified": formatdate(modified, usegmt=True)}
@@ -107,15 +113,30 @@ def _not_modified(request: web.Request, etag: str, modified: float) -> bool:
         return False
 
 
-async def _serve(server: FeedServer) -> None:
+async def _serve(server: FeedServer, hosts: int) -> None:
     runner = web.AppRunner(server.app(), access_log=None)
     await runner.setup()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    await web.SockSite(runner, sock, backlog=1024).start()
-    print(sock.getsockname()[1], flush=True)
+    for site in _bind(hosts):
+        await web.SockSite(runner, site, backlog=1024).start()
+    print(site.getsockname()[1], flush=True)
     await asyncio.Event().wait()  # until the benchmark terminates this process
+
+
+def _bind(hosts: int) -> list[socket.socket]:
+    """Sockets on one free port of 127.0.0.1 ... 127.0.0.`hosts` (all of 127/8 is loopback)."""
+    for _ in range(20):  # another process may hold the port on one of the further addresses
+        bound: list[socket.socket] = []
+        try:
+            for h in range(1, hosts + 1):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                bound.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((f"127.0.0.{h}", bound[0].getsockname()[1] if h > 1 else 0))
+            return bound
+        except OSError:
+            for sock in bound:
+                sock.close()
+    raise RuntimeError(f"no port free on 127.0.0.1 to 127.0.0.{hosts}")
 
 
 def main() -> None:
@@ -124,10 +145,14 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--epoch", type=float, required=True, help="world.starting_epoch() of the run")
     parser.add_argument("--seed", type=int, default=7, help="which sources a share-change picks")
+    parser.add_argument("--hosts", type=int, default=1, help="listen on 127.0.0.1 to 127.0.0.HOSTS (< 255)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each feed's answer")
     args = parser.parse_args()
-    server = FeedServer(world.World(args.sources, args.items, args.epoch), args.seed)
+    if not 1 <= args.hosts < 255:
+        parser.error("--hosts must be between 1 and 254")
+    server = FeedServer(world.World(args.sources, args.items, args.epoch), args.seed, args.latency)
     try:
-        asyncio.run(_serve(server))
+        asyncio.run(_serve(server, args.hosts))
     except KeyboardInterrupt:
         sys.exit(0)
 

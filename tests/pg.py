@@ -72,6 +72,13 @@ class Cluster:
                 break
         self.admin(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{PASSWORD}'")
 
+    def restart(self) -> None:
+        """Restart the server with the options it started with, so that settings only read at
+        start (ALTER SYSTEM SET shared_preload_libraries ...) apply; bench/workers.py uses it."""
+        self._run(
+            "pg_ctl", "-D", self.data, "-l", self.root / "log", "-m", "fast", "-w", "-t", "60", "restart"
+        )
+
     def stop(self) -> None:
         if self.data.exists():
             self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", check=False)

