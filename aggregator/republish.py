@@ -11,11 +11,9 @@ from .config import Config, OutputConfig
 from .publish import PublishSettings
 from .publish.selection import PublishReport, publish
 from .publish.static_site import export_after_publish
-from .refresh import fetcher_for
 from .store import Store
 from .topics import compile_topics
 from .webhooks import after_publish as deliver_webhooks
-from .websub import publisher
 
 PING_TIMEOUT = 10.0  # seconds `poll` and `publish` wait for the WebSub hub; the daemon retries later
 
@@ -55,7 +53,13 @@ def _ping_hub(config: Config, store: Store) -> list[str]:
     """Tell the WebSub hub which feeds the publish rewrote (it queued them), with those earlier
     runs could not tell it of. A failed ping stays queued for the next run or the daemon."""
     hub = config.output.websub_hub
-    if not hub or not publisher.pings_due(store):
+    if not hub:
+        return []
+    # Imported here, with the HTTP client, so that a publish without a hub does not load them.
+    from .refresh import fetcher_for
+    from .websub import publisher
+
+    if not publisher.pings_due(store):
         return []
 
     async def ping() -> tuple[int, int]:

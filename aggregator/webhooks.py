@@ -47,11 +47,9 @@ from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from .errors import AggregatorError
-from .fetch import USER_AGENT, _retry_after
 from .models import Story, Topic, Webhook
 from .publish import PublishSettings
 from .publish.feed import JSON_FEED, build_feed
@@ -60,6 +58,11 @@ from .publish.selection import select
 from .store import Store
 from .store import webhooks as outbox
 from .topics import compile_topics
+
+# The HTTP client is imported where a delivery is sent: every publish announces, few deliver, and
+# `aggregator publish` need not load aiohttp for that (see aggregator/cli).
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +228,10 @@ async def _post(
     session: aiohttp.ClientSession, receiver: Webhook, delivery: outbox.Delivery
 ) -> tuple[str | None, float | None]:
     """POST one delivery; (None, None) on a 2xx answer, else (what went wrong, Retry-After seconds)."""
+    import aiohttp
+
+    from .fetch import _retry_after
+
     timestamp = int(time.time())
     body = json.dumps(
         {"delivery_id": delivery.id, "timestamp": timestamp, **json.loads(delivery.payload)},
@@ -255,6 +262,10 @@ async def _post(
 
 def session(user_agent: str | None = None) -> aiohttp.ClientSession:
     """An HTTP session for deliveries: no cookies, our User-Agent."""
+    import aiohttp
+
+    from .fetch import USER_AGENT
+
     return aiohttp.ClientSession(
         headers={"User-Agent": user_agent or USER_AGENT}, cookie_jar=aiohttp.DummyCookieJar()
     )

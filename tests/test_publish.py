@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -16,7 +17,14 @@ from lxml import html as lxml_html
 
 from aggregator.errors import PublishError
 from aggregator.models import Carrier, Item, Story, Topic
-from aggregator.publish import PublishSettings, publish_index, publish_topic, write_atomic
+from aggregator.publish import (
+    STALE_TEMPORARY,
+    PublishSettings,
+    publish_index,
+    publish_topic,
+    write_atomic,
+    write_outputs,
+)
 from aggregator.publish.feed import EMPTY_FEED_UPDATED, STORY_NAMESPACE
 
 BASE_URL = "http://127.0.0.1:8080/"
@@ -382,6 +390,24 @@ def test_write_atomic(tmp_path: Path) -> None:
     assert path.read_bytes() == b"two"
     assert os.listdir(tmp_path) == ["feed.xml"]  # no temporary files left
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_publish_removes_the_stale_temporary_files_of_its_own_outputs(tmp_path: Path) -> None:
+    """Only those of the files it writes, and only once no writer can be alive (STALE_TEMPORARY)."""
+    stale = STALE_TEMPORARY + 60
+    files = {
+        ".ai.xml.k3j2ab_9.tmp": stale,  # a killed publisher's: removed
+        ".ai.atom.x1y2z3w4.tmp": 1,  # another publisher's, being written now: kept
+        ".other.xml.k3j2ab_9.tmp": stale,  # not one of the files written here: kept
+        ".ai.xml.tmp": stale,  # not a name mkstemp gives: kept
+        ".ai.xml.k3j2ab_9.bak": stale,
+    }
+    for name, age in files.items():
+        (tmp_path / name).write_bytes(b"half a feed")
+        os.utime(tmp_path / name, (time.time() - age, time.time() - age))
+    write_outputs(tmp_path, {"ai.xml": b"<rss/>", "ai.atom": b"<feed/>"})
+    kept = sorted(name for name in files if name != ".ai.xml.k3j2ab_9.tmp")
+    assert sorted(os.listdir(tmp_path)) == sorted([*kept, "ai.atom", "ai.xml"])
 
 
 def test_write_atomic_into_a_read_only_directory(tmp_path: Path) -> None:

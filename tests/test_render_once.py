@@ -1,7 +1,7 @@
-"""Each entry is rendered once per publish (PublishedEntry.rendered) and copied into every feed
-that lists it: the bytes must be exactly those of feedgen building every entry in place, and of
-json.dumps over the whole JSON Feed document, whatever the entries hold and however many feeds
-share them."""
+"""Each entry is rendered once per publish (PublishedEntry.rendered) and its bytes are put into
+every feed that lists it: the documents must be exactly those of feedgen building every entry in
+place, and of json.dumps over the whole JSON Feed document, whatever the entries hold, however
+many feeds share them, with a WebSub hub or without."""
 
 from __future__ import annotations
 
@@ -62,13 +62,16 @@ def stories(draw: st.DrawFn, story_id: str) -> Story:
 def shared_feeds(draw: st.DrawFn) -> list[PublishedFeed]:
     """Two to four feeds of one publish over one set of stories, sharing built entries."""
     pool = [draw(stories(f"s{n}")) for n in range(draw(st.integers(0, 6)))]
+    hub = draw(st.sampled_from([None, "https://hub.example/websub?a=1&b=2"]))  # the publish's, for all
     built: dict = {}
     feeds = []
     for n in range(draw(st.integers(2, 4))):
         listed = draw(st.lists(st.sampled_from(pool), max_size=len(pool))) if pool else []
         topic = Topic(f"t{n}", draw(texts), draw(texts))
         feeds.append(
-            build_feed(topic, listed, base_url=BASE_URL, site_title=draw(texts), max_items=4, built=built)
+            build_feed(
+                topic, listed, base_url=BASE_URL, site_title=draw(texts), max_items=4, hub=hub, built=built
+            )
         )
     return feeds
 
@@ -97,6 +100,7 @@ def whole_json(feed: PublishedFeed) -> bytes:
         "home_page_url": feed.base_url,
         "feed_url": feed.url(jsonfeed.JSON_FEED),
         "description": feed.description,
+        **({"hubs": [{"type": "WebSub", "url": feed.hub}]} if feed.hub else {}),
         "items": [jsonfeed._item(entry) for entry in feed.entries],
     }
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
@@ -126,6 +130,6 @@ def test_an_entry_listed_by_many_feeds_is_built_once() -> None:
     ]
     assert feeds[0].entries[0] is feeds[2].entries[0]
     rss.render(feeds[0])
-    element = feeds[0].entries[0].rendered["rss"]
+    item = feeds[0].entries[0].rendered["rss"]
     rss.render(feeds[1])
-    assert feeds[1].entries[0].rendered["rss"] is element
+    assert feeds[1].entries[0].rendered["rss"] is item

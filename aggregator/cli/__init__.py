@@ -3,6 +3,13 @@
 This module reads the command line and runs a command; the commands are in run.py (poll,
 publish, export, run, serve, config check), views.py (sources, topics test, search, stories),
 opml.py (sources import and export) and migrate.py. Exit codes are in exits.py.
+
+Every command starts a process of its own, so start-up is part of each command's cost. The
+modules here import at their top only what is light and shared; a command imports the stages
+that bring heavy libraries (the poller's aiohttp, numpy and readability, the daemon's
+APScheduler, rich's tables) in its body, and those stages import such a library where they use
+it when the commands that read the store do not need it. `aggregator publish` thus loads no
+poller, daemon or progress bar; tests/test_startup.py keeps it so.
 """
 
 from __future__ import annotations
@@ -12,8 +19,6 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-
-from pythonjsonlogger.json import JsonFormatter
 
 from .. import config as config_module
 from ..errors import AggregatorError, ConfigError
@@ -264,6 +269,8 @@ def _setup_logging(level: int, log_format: str = "text") -> None:
     levels = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
         # One object per line; structured `extra` keys (source_id, status, items_new...) become fields.
         handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", timestamp=False))
     else:

@@ -9,13 +9,14 @@ from pathlib import Path
 
 from ..config import Config
 from ..config.values import _database as database_value  # the config's own check of `database:`
-from ..scheduler import DaemonLock
 from ..store import Store, redact
-from ..store.transfer import copy_database
 from .exits import EXIT_BAD_CONFIG, EXIT_OK, EXIT_RUN_FAILED
 
 
 def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
+    from ..scheduler import DaemonLock
+    from ..store.transfer import copy_database
+
     if not isinstance(config.database, Path):
         print(
             f"aggregator: the database in {config.path} is already {redact(config.database)}; "

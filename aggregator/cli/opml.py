@@ -11,11 +11,12 @@ from ..config import Config
 from ..config import edit as config_edit
 from ..errors import ParseError
 from ..publish import opml, write_atomic
-from ..subscriptions import plan_import, read_opml
 from .exits import EXIT_BAD_CONFIG, EXIT_OK
 
 
 def cmd_sources_import(args: argparse.Namespace, config: Config) -> int:
+    from ..subscriptions import plan_import, read_opml
+
     name = "<stdin>" if args.file == "-" else args.file
     try:
         data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()

@@ -1,4 +1,8 @@
-"""The commands that poll, publish and serve: poll, publish, export, run, worker, serve, config check."""
+"""The commands that poll, publish and serve: poll, publish, export, run, worker, serve, config check.
+
+The poller, the daemon, the server and the progress bar are imported by the commands that run
+them (see the package docstring): `publish` does not load their libraries.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +13,24 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..config.static_site import StaticSiteConfig
 from ..publish.static_site import export
-from ..refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, fetcher_for, refresh_all, workers_for
 from ..republish import republish
-from ..scheduler import Daemon
-from ..serve import serve_forever
 from ..store import Store, redact
 from ..topics import compile_topics
-from ..websub import subscriber
-from ..worker import Worker
 from .exits import EXIT_BAD_CONFIG, EXIT_OK
+
+if TYPE_CHECKING:
+    from ..refresh import PollOutcome
 
 
 def cmd_poll(args: argparse.Namespace, config: Config) -> int:
+    from ..refresh import FAILED
+    from ..websub import subscriber
+
     sources = list(config.sources)
     if args.source:
         known = {s.id for s in sources}
@@ -89,11 +93,15 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    from ..scheduler import Daemon
+
     asyncio.run(Daemon(config).run())
     return EXIT_OK
 
 
 def cmd_worker(args: argparse.Namespace, config: Config) -> int:
+    from ..worker import Worker
+
     if not isinstance(config.database, str):
         print(
             f"aggregator: workers share a PostgreSQL database (database: postgresql://...); "
@@ -106,6 +114,8 @@ def cmd_worker(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    from ..serve import serve_forever
+
     async def serve() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -133,6 +143,8 @@ def cmd_config_check(args: argparse.Namespace, config: Config) -> int:
 async def _poll(
     config: Config, store: Store, sources: list, advance: Callable[[PollOutcome], None]
 ) -> list[PollOutcome]:
+    from ..refresh import fetcher_for, refresh_all, workers_for
+
     polling = config.polling
     workers = workers_for(polling)
     try:
@@ -150,6 +162,8 @@ async def _poll(
 
 
 def _summary(outcomes: list[PollOutcome]) -> str:
+    from ..refresh import FAILED, NOT_MODIFIED, OK
+
     count = {status: sum(o.status == status for o in outcomes) for status in (OK, NOT_MODIFIED, FAILED)}
     new = sum(len(o.saved.new) for o in outcomes if o.saved)
     updated = sum(len(o.saved.updated) for o in outcomes if o.saved)
@@ -165,6 +179,8 @@ def _progress(show: bool, total: int) -> Iterator[Callable[[PollOutcome], None]]
     if not show:
         yield lambda outcome: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("polling"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"))
     with Progress(*columns, TimeElapsedColumn(), transient=True) as progress:
         task = progress.add_task("poll", total=total, last="")

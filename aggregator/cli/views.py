@@ -9,9 +9,6 @@ import sys
 import textwrap
 from datetime import UTC, datetime, timedelta
 
-from rich.console import Console
-from rich.table import Table
-
 from .. import query as query_language
 from ..cadence import Cadence
 from ..config import Config
@@ -19,11 +16,15 @@ from ..models import Story, Topic
 from ..search import dry_run, search
 from ..store import Store, leases
 from ..topics import compile_topic
-from ..websub import subscriber
 from .exits import EXIT_BAD_CONFIG, EXIT_OK
 
 
 def cmd_sources(args: argparse.Namespace, config: Config) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..websub import subscriber
+
     now = datetime.now(UTC)
     cadence = Cadence(dead_after=config.polling.dead_after)
     with Store(config.database) as store:

@@ -21,8 +21,10 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported in signature(), where it computes: see near.py
+    import numpy as np
 
 _MASK32 = 0xFFFFFFFF
 _GOLDEN = 0x9E3779B1  # Knuth's multiplicative constant: spreads CRC values over the top bits
@@ -42,6 +44,8 @@ def shingles(tokens: Sequence[str], n: int) -> set[int]:
 
 def signature(hashes: Iterable[int] | np.ndarray, k: int) -> list[int]:
     """One-permutation MinHash of a set of 32-bit hashes into `k` bins (k a power of two)."""
+    import numpy as np
+
     bits = k.bit_length() - 1
     if k != 1 << bits:
         raise ValueError(f"k must be a power of two, not {k}")

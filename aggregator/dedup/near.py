@@ -26,11 +26,15 @@ those buckets yields the candidates worth comparing; the comparison above then d
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from aggregator.dedup import minhash
 from aggregator.dedup.text import clean_body, clean_title, title_numbers, tokens
+
+# numpy is imported inside the functions that compute with it: the store imports this module,
+# and a publish, which only reads the store, need not load numpy (see aggregator/cli).
+if TYPE_CHECKING:
+    import numpy as np
 
 SHINGLE = 3  # tokens per body shingle
 MAX_BODY_TOKENS = 3000  # a long article is judged on its first 3000 tokens: cost stays flat
@@ -63,14 +67,18 @@ class Fingerprint:
 
     @property
     def body_shingles(self) -> np.ndarray:
+        import numpy as np
+
         return np.frombuffer(self.body, dtype=_SHINGLE)
 
 
-_SHINGLE = np.dtype("<u4")
+_SHINGLE = "<u4"  # numpy's dtype of a shingle in Fingerprint.body
 
 
 def fingerprint(title: str, text: str) -> Fingerprint:
     """The fingerprint of an item with this title and plain text."""
+    import numpy as np
+
     title_view = _TitleView(title)
     body_tokens = tokens(clean_body(text[:MAX_BODY_CHARS]), MAX_BODY_TOKENS)
     shingled = minhash.shingles(body_tokens, SHINGLE)
@@ -117,6 +125,8 @@ def _bands(shingles: set[int] | np.ndarray, bands: tuple[int, int, int]) -> list
 
 def similarity(a: Fingerprint, b: Fingerprint) -> float:
     """How surely `a` and `b` tell the same story, from 0 to 1 (see the module docstring)."""
+    import numpy as np
+
     if numbers_conflict(a.numbers, b.numbers):
         return 0.0
     title = _jaccard(a.title, b.title)

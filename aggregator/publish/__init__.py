@@ -11,8 +11,8 @@ readers see no churn.
 
 from __future__ import annotations
 
-import glob
 import logging
+import os
 import time
 from collections.abc import Iterable
 from contextlib import suppress
@@ -162,8 +162,15 @@ def _remove_stale_temporaries(directory: Path, names: Iterable[str]) -> None:
     milliseconds, while another process's fresh one may be in use now and is left alone.
     """
     cutoff = time.time() - STALE_TEMPORARY
-    for name in names:
-        for temporary in directory.glob(f".{glob.escape(name)}.*.tmp"):
+    wanted = set(names)
+    try:
+        entries = list(os.scandir(directory))  # one listing: a glob per name read it once per file
+    except OSError:
+        return  # no folder, nothing left in it; writing says what is wrong
+    for entry in entries:
+        # atomic.replace_files names them ".NAME.XXXXXXXX.tmp", and mkstemp's part has no dot.
+        name = entry.name
+        if name.startswith(".") and name.endswith(".tmp") and name[1:-4].rpartition(".")[0] in wanted:
             with suppress(OSError):  # gone already, or not ours to delete: harmless either way
-                if temporary.stat().st_mtime < cutoff:
-                    temporary.unlink()
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    os.unlink(entry.path)

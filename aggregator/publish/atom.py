@@ -6,8 +6,8 @@ its entry <link> loses rel and type (`atom_entry` rebinds the loop variable), wh
 the thumbnail enclosure into a second alternate link; and its <source> has only a title and an
 untyped link, while RFC 4287 4.2.11 recommends keeping the source feed's id, title and updated.
 
-As in rss.py, feedgen builds each entry's <entry> element once (PublishedEntry.rendered) and every
-feed listing the entry gets a copy of it.
+As in rss.py, feedgen builds each entry's <entry> element once per publish, and its bytes
+(PublishedEntry.rendered) go into every feed listing the entry.
 """
 
 from __future__ import annotations
@@ -17,18 +17,17 @@ from feedgen.ext.base import BaseEntryExtension
 from feedgen.ext.media import MediaEntryExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
-from lxml import etree
 
 from aggregator.publish.feed import ATOM, PublishedEntry, PublishedFeed
-from aggregator.publish.rendered import Rendered
+from aggregator.publish.rendered import Splice
+
+ENTRIES = Splice(None, b"</feed>\n")  # entries are the root's last elements
 
 
 def render(feed: PublishedFeed) -> bytes:
     """The topic as an Atom 1.0 document (UTF-8)."""
-    fg = channel(feed)
-    for entry in feed.entries:
-        fg.add_entry(Rendered(atom=_entry(entry)), order="append")
-    return fg.atom_str(pretty=True)
+    empty = channel(feed).atom_str(pretty=True)
+    return ENTRIES.document(empty, [_entry(entry, empty) for entry in feed.entries])
 
 
 def channel(feed: PublishedFeed) -> FeedGenerator:
@@ -68,16 +67,17 @@ def fill(entry: FeedEntry, published: PublishedEntry) -> None:
     entry.links_source.set(published)
 
 
-def _entry(published: PublishedEntry) -> etree._Element:
-    """The entry's <entry>, built by feedgen the first time it is asked for."""
-    element = published.rendered.get("atom")
-    if element is None:
+def _entry(published: PublishedEntry, empty: bytes) -> bytes:
+    """The entry's <entry> in a feed (whose document without entries is `empty`), built by
+    feedgen the first time it is asked for."""
+    text = published.rendered.get("atom")
+    if text is None:
         entry = FeedEntry()
         entry.register_extension("media", MediaEntryExtension)  # as rss.py, without load_extension's import
         entry.register_extension("links_source", LinksSourceExtension, atom=True, rss=False)
         fill(entry, published)
-        element = published.rendered["atom"] = entry.atom_entry()
-    return element
+        text = published.rendered["atom"] = ENTRIES.entry(entry.atom_entry(), empty)
+    return text  # type: ignore[return-value]
 
 
 class LinksSourceExtension(BaseEntryExtension):

@@ -21,8 +21,8 @@ ITEM_INDENT = " " * (2 * INDENT)
 def render(feed: PublishedFeed) -> bytes:
     """The topic as a JSON Feed 1.1 document (UTF-8, keys in a fixed order).
 
-    The bytes are json.dumps(document, ensure_ascii=False, indent=2) of the whole document; each
-    item's part of them is made once (_item_text) and the parts are joined.
+    The bytes are json.dumps(document, ensure_ascii=False, indent=2) of the whole document, in
+    UTF-8; each item's part of them is made once (_item_bytes) and the parts are joined.
     """
     document: dict[str, Any] = {
         "version": VERSION,
@@ -35,20 +35,22 @@ def render(feed: PublishedFeed) -> bytes:
         document["hubs"] = [{"type": "WebSub", "url": feed.hub}]
     document["items"] = []  # last, so the items go where its "[]" ends the document
     text = json.dumps(document, ensure_ascii=False, indent=INDENT)
-    if feed.entries:
-        items = ",\n".join(_item_text(entry) for entry in feed.entries)
-        text = text.removesuffix("[]\n}") + f"[\n{items}\n{' ' * INDENT}]\n}}"
-    return (text + "\n").encode("utf-8")
+    if not feed.entries:
+        return (text + "\n").encode("utf-8")
+    items = b",\n".join(_item_bytes(entry) for entry in feed.entries)
+    head = text.removesuffix("[]\n}") + "[\n"
+    return head.encode("utf-8") + items + f"\n{' ' * INDENT}]\n}}\n".encode()
 
 
-def _item_text(entry: PublishedEntry) -> str:
+def _item_bytes(entry: PublishedEntry) -> bytes:
     """The item as it reads inside the document: dumped alone, every line indented to its depth.
     JSON escapes newlines inside strings, so every newline of the dump is one json.dumps wrote."""
-    text = entry.rendered.get("json")
-    if text is None:
+    data = entry.rendered.get("json")
+    if data is None:
         dumped = json.dumps(_item(entry), ensure_ascii=False, indent=INDENT)
-        text = entry.rendered["json"] = ITEM_INDENT + dumped.replace("\n", "\n" + ITEM_INDENT)
-    return text  # type: ignore[return-value]
+        text = ITEM_INDENT + dumped.replace("\n", "\n" + ITEM_INDENT)
+        data = entry.rendered["json"] = text.encode("utf-8")
+    return data  # type: ignore[return-value]
 
 
 def _item(entry: PublishedEntry) -> dict[str, Any]:

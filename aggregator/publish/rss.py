@@ -6,9 +6,9 @@ Spec: https://www.rssboard.org/rss-specification, with Media RSS
 are <atom:link> elements in the channel (https://www.w3.org/TR/websub/#discovery); feedgen writes
 only the self one, so the hub comes from a small feed extension.
 
-feedgen builds each entry's <item> element once (kept in PublishedEntry.rendered), and every
-feed listing the entry gets a copy (rendered.Rendered): building an item costs far more than
-copying it, and the bytes are what feedgen writes for it in any feed.
+feedgen builds each entry's <item> element once per publish, and its bytes (kept in
+PublishedEntry.rendered) go into every feed listing the entry (rendered.Splice): the bytes
+feedgen writes for it in any feed.
 """
 
 from __future__ import annotations
@@ -19,22 +19,20 @@ from feedgen.ext.dc import DcEntryExtension
 from feedgen.ext.media import MediaEntryExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
-from lxml import etree
 
 from aggregator.publish.feed import RSS, PublishedEntry, PublishedFeed
-from aggregator.publish.rendered import Rendered
+from aggregator.publish.rendered import Splice
 
 # feedgen extensions, in this order on the feed and its entries. Entries get the classes directly:
 # FeedEntry.load_extension() first tries to import a module that does not exist, every time.
 EXTENSIONS = {"media": MediaEntryExtension, "dc": DcEntryExtension}
+ITEMS = Splice("channel", b"  </channel>\n</rss>\n")  # items are the channel's last elements
 
 
 def render(feed: PublishedFeed) -> bytes:
     """The topic as an RSS 2.0 document (UTF-8)."""
-    fg = channel(feed)
-    for entry in feed.entries:
-        fg.add_entry(Rendered(rss=_item(entry)), order="append")
-    return fg.rss_str(pretty=True)
+    empty = channel(feed).rss_str(pretty=True)
+    return ITEMS.document(empty, [_item(entry, empty) for entry in feed.entries])
 
 
 def channel(feed: PublishedFeed) -> FeedGenerator:
@@ -74,16 +72,17 @@ def fill(item: FeedEntry, entry: PublishedEntry) -> None:
         item.source(url=entry.source.feed_url, title=entry.source.title)
 
 
-def _item(entry: PublishedEntry) -> etree._Element:
-    """The entry's <item>, built by feedgen the first time it is asked for."""
-    element = entry.rendered.get("rss")
-    if element is None:
+def _item(entry: PublishedEntry, empty: bytes) -> bytes:
+    """The entry's <item> in a feed (whose document without items is `empty`), built by feedgen
+    the first time it is asked for."""
+    text = entry.rendered.get("rss")
+    if text is None:
         item = FeedEntry()
         for name, extension in EXTENSIONS.items():
             item.register_extension(name, extension)
         fill(item, entry)
-        element = entry.rendered["rss"] = item.rss_entry()
-    return element
+        text = entry.rendered["rss"] = ITEMS.entry(item.rss_entry(), empty)
+    return text  # type: ignore[return-value]
 
 
 class WebSubHubExtension(BaseExtension):

@@ -39,8 +39,6 @@ from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
 
-import html_to_markdown
-
 from ..config import OutputConfig
 from ..config.static_site import StaticSiteConfig
 from ..errors import PublishError
@@ -62,13 +60,15 @@ _TEMPLATE_TAG = re.compile(r"\{(?=[{%#])")
 _FENCE = re.compile(r"`{3,}|~{3,}")
 # Hugo: a shortcode call, or what is left of one, in the Markdown (only code can still hold it).
 _SHORTCODE = re.compile(r"\{\{([<%])(.*?)([>%])\}\}|\{\{(?=[<%])", re.DOTALL)
-_MARKDOWN = html_to_markdown.ConversionOptions(
-    escape_misc=True,  # text stays text: \< \[ \# \- ... are escaped, so no tag, link or heading appears
-    escape_asterisks=True,
-    escape_underscores=True,
-    newline_style="backslash",  # <br> as "\" + newline: trailing spaces get lost in editors
-    extract_metadata=False,
-)
+# html_to_markdown's ConversionOptions; the library is imported by _hugo_body, so that only a Hugo
+# export loads it, not every publish (see aggregator/cli).
+_MARKDOWN = {
+    "escape_misc": True,  # text stays text: \< \[ \# \- ... are escaped, so no tag, link or heading appears
+    "escape_asterisks": True,
+    "escape_underscores": True,
+    "newline_style": "backslash",  # <br> as "\" + newline: trailing spaces get lost in editors
+    "extract_metadata": False,
+}
 
 
 @dataclass
@@ -198,8 +198,11 @@ def _hexo_body(html: str) -> str:
 
 
 def _hugo_body(html: str) -> str:
+    import html_to_markdown
+
     try:
-        markdown = html_to_markdown.convert(html, _MARKDOWN).content
+        options = html_to_markdown.ConversionOptions(**_MARKDOWN)  # some microseconds
+        markdown = html_to_markdown.convert(html, options).content
     except html_to_markdown.ConversionError as error:
         raise PublishError(f"cannot convert a story's HTML to Markdown: {error}") from error
     # A complete shortcode in code gets Hugo's own escape, {{</* x */>}}, which renders as written;

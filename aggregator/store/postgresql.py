@@ -3,7 +3,7 @@ for several processes or machines sharing one database. Same shape as sqlite.py.
 
 The store's queries are written once, with SQLite's `?` and `?NNN` placeholders; Connection
 turns them into psycopg's `%s` (reordering parameters for numbered ones) and offers the few
-calls the store makes of sqlite-utils' Database (execute, query, conn.executemany,
+calls the store makes of sqlite.Connection (execute, query, conn.executemany,
 conn.in_transaction, close).
 
 Writes are serialised as SQLite serialises them: each write transaction first takes one
@@ -171,7 +171,7 @@ class Connection:
         self._open = open
         self.name = name
         self._conn = open()
-        self.conn = self  # sqlite-utils' Database.conn: the store calls conn.executemany on it
+        self.conn = self  # as sqlite.Connection.conn: the store calls conn.executemany on it
         self._sql: dict[str, tuple[str, tuple[int, ...] | None]] = {}
         self._held: list[tuple[str, Sequence[Any]]] = []
 
@@ -211,7 +211,7 @@ class Connection:
             cursor.executemany(query, [_ordered(row, order) for row in rows])
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict]:
-        """Rows as dicts, as sqlite-utils' Database.query gives them."""
+        """Rows as dicts, as sqlite.Connection.query gives them."""
         query, order = self._translate(sql)
         with self._live().cursor(row_factory=dict_row) as cursor:
             cursor.execute(query, _ordered(params, order))

@@ -1,4 +1,4 @@
-"""The SQLite engine of the store: an embedded file through sqlite-utils (WAL, one writer).
+"""The SQLite engine of the store: an embedded file through the standard sqlite3 (WAL, one writer).
 
 What differs from PostgreSQL lives here and in postgresql.py, which has the same shape: opening
 the connection, starting a write transaction, where the schema version is kept, the migrations,
@@ -11,10 +11,10 @@ from __future__ import annotations
 import errno
 import shutil
 import sqlite3
+from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from pathlib import Path
-
-import sqlite_utils
+from typing import Any
 
 from . import like_pattern, schema
 
@@ -31,29 +31,29 @@ class SQLite:
         self.name = str(path)
         self.busy_timeout = busy_timeout
 
-    def connect(self) -> sqlite_utils.Database:
+    def connect(self) -> Connection:
         memory = str(self.path) == ":memory:"
         if not memory:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout, isolation_level=None)
-        db = sqlite_utils.Database(conn)
-        if not memory:
-            db.enable_wal()
+        db = Connection(conn)
+        if not memory and db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.execute("PRAGMA journal_mode = WAL")  # kept in the file: set once, by its first opener
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a crash loses no committed data
         return db
 
-    def lock_daemon(self, db: sqlite_utils.Database) -> None:
+    def lock_daemon(self, db: Connection) -> None:
         """Nothing to do: scheduler.DaemonLock holds a lock file beside the database."""
 
-    def begin(self, db: sqlite_utils.Database) -> None:
+    def begin(self, db: Connection) -> None:
         """Take the write lock up front, so a transaction never fails half-way for want of it."""
         db.execute("BEGIN IMMEDIATE")
 
-    def version(self, db: sqlite_utils.Database) -> int:
+    def version(self, db: Connection) -> int:
         return db.execute("PRAGMA user_version").fetchone()[0]
 
-    def set_version(self, db: sqlite_utils.Database, number: int) -> None:
+    def set_version(self, db: Connection, number: int) -> None:
         db.execute(f"PRAGMA user_version = {int(number)}")
 
     def opening_error(self, error: Exception) -> str:
@@ -97,6 +97,29 @@ class SQLite:
         return "items.rowid IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)", [
             f"{{{' '.join(fields)}}} : ({phrases})"
         ]
+
+
+class Connection:
+    """An sqlite3 connection in autocommit mode (the store says BEGIN and COMMIT itself), with the
+    calls the store makes of postgresql.Connection too. The standard module, not a library over
+    it: every command opens the store, and sqlite-utils cost a publish some 0.1 s to import (it
+    loads numpy) and a savepoint around every query."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn  # executemany, in_transaction: the store calls them on the connection
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict]:
+        """Rows as dicts of column name -> value; the statement runs now, the rows are read as
+        they are iterated."""
+        cursor = self.conn.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return (dict(zip(names, row, strict=True)) for row in cursor)
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def _phrase(string: str) -> str:
