@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 
+import sqlite_utils
+
 from ..characters import xml_safe
 from ..errors import StoreError
 from . import Store
@@ -55,8 +57,9 @@ def copy_database(source: Store, target: Store) -> list[Copied]:
         raise StoreError("a copy goes from an SQLite database to a PostgreSQL one")
     columns = _columns(target)
     copied: list[Copied] = []
+    tables = sqlite_utils.Database(source.db.conn)  # the SQLite side, table by table
     with source._transaction(), target._transaction():
-        known = {row[0] for row in source.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        known = set(tables.table_names())
         filled = [table for table in columns if table not in known or _has_rows(target, table)]
         if filled:
             raise StoreError(
@@ -64,7 +67,7 @@ def copy_database(source: Store, target: Store) -> list[Copied]:
                 "an empty database only: give it a new one (createdb -O USER NAME)"
             )
         for table in _dependency_order(target, list(columns)):
-            copied.append(_copy_table(source, target, table, columns[table]))
+            copied.append(_copy_table(tables[table], source, target, columns[table]))
         _continue_identities(target)
     for table in columns:  # the planner's statistics, which a bulk load leaves empty
         target.db.execute(f"ANALYZE {table}")
@@ -98,8 +101,9 @@ def _dependency_order(target: Store, tables: list[str]) -> list[str]:
     return list(TopologicalSorter(refers).static_order())
 
 
-def _copy_table(source: Store, target: Store, table: str, columns: list[str]) -> Copied:
-    have = {row[1] for row in source.db.execute(f"PRAGMA table_info({table})")}
+def _copy_table(sqlite_table: sqlite_utils.db.Table, source: Store, target: Store, columns: list[str]) -> Copied:
+    table = sqlite_table.name
+    have = set(sqlite_table.columns_dict)
     missing = [c for c in columns if c not in have and c != "seq"]
     if missing:  # cannot happen while both schemas are at one version
         raise StoreError(f"table {table} of {source.path} lacks {', '.join(missing)}")
@@ -116,7 +120,7 @@ def _copy_table(source: Store, target: Store, table: str, columns: list[str]) ->
             + (f" ({detail})" if detail else "")
         ) from error
     target.db.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
-    count = source.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    count = sqlite_table.count
     copied = target.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     if copied != count:
         raise StoreError(f"table {table}: {count} rows in {source.path} but {copied} copied")
