@@ -3,7 +3,7 @@
 fold() is Unicode NFKC, then casefold: "ＡＩ" and "Ai" read "ai", "Straße" reads "strasse".
 simplify() converts traditional Chinese characters to simplified with OpenCC's t2s conversion:
 "機器學習" reads "机器学习". Topics fold keywords and text alike, then simplify both unless a topic
-sets `fold_chinese: false` (see aggregator/topics.py). spellings() goes the other way, for index
+sets `fold_chinese: false` (see aggregator/topics/). spellings() goes the other way, for index
 look-ups: every character that folds to a given one.
 """
 

@@ -197,7 +197,7 @@ class Webhook:
 
 @dataclass(frozen=True)
 class Topic:
-    """A named rule over items; see aggregator/topics.py for the matching order."""
+    """A named rule over items; see aggregator/topics/ for the matching order."""
 
     id: str
     title: str

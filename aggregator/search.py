@@ -1,6 +1,6 @@
 """Run a query or a topic over the stored stories: `aggregator search` and `aggregator topics test`.
 
-Both give exactly the verdict publishing would give, because both ask a CompiledTopic (topics.py).
+Both give exactly the verdict publishing would give, because both ask a CompiledTopic (topics/).
 search() only uses the store's full-text index to narrow the stories it checks:
 
 1. From the query's tree, a necessary condition is built from its positive terms: every story the

@@ -9,11 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aggregator import topics
 from aggregator.models import Item, Source, Story, Topic
 from aggregator.publish.selection import scan, select
 from aggregator.store import Store
-from aggregator.topics import compile_topics
+from aggregator.topics import compile_topics, prepared
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 
@@ -139,7 +138,7 @@ def test_select_folds_each_story_once_for_all_topics(store: Store, monkeypatch: 
     ]
     compiled = compile_topics(rules)  # compiling folds the keywords: count only select()
     calls = {"fold": 0, "simplify": 0}
-    fold, simplify = topics.fold, topics.simplify
+    fold, simplify = prepared.fold, prepared.simplify
 
     def counting_fold(text: str) -> str:
         calls["fold"] += 1
@@ -149,8 +148,8 @@ def test_select_folds_each_story_once_for_all_topics(store: Store, monkeypatch: 
         calls["simplify"] += 1
         return simplify(text)
 
-    monkeypatch.setattr(topics, "fold", counting_fold)
-    monkeypatch.setattr(topics, "simplify", counting_simplify)
+    monkeypatch.setattr(prepared, "fold", counting_fold)  # where stories are folded
+    monkeypatch.setattr(prepared, "simplify", counting_simplify)
     chosen = select(store, compiled, 50, now=NOW)
     assert calls == {"fold": len(HEADLINES), "simplify": len(HEADLINES)}
     assert [s.item.title for s in chosen["ai"]] == [HEADLINES[i][0] for i in (0, 1, 3, 6)]

@@ -10,10 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator import topics
 from aggregator.errors import ConfigError
 from aggregator.models import Carrier, Item, Story, Topic
-from aggregator.topics import compile_topic, compile_topics, fold
+from aggregator.topics import compile_topic, compile_topics, fold, prepared
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -239,7 +238,7 @@ def test_match_folds_the_story_once(monkeypatch: pytest.MonkeyPatch) -> None:
             none=("招聘", "广告"),
         )
     )
-    monkeypatch.setattr(topics, "fold", counting_fold)  # after compiling: count only match()
+    monkeypatch.setattr(prepared, "fold", counting_fold)  # after compiling: count only match()
     assert topic.match(make_story("开源大模型", "AI 与 LLM 的新进展", ("资讯", "AI")))
     assert len(calls) == 1
 

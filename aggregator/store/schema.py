@@ -27,7 +27,7 @@ Tables:
                        story is announced once
     webhook_deliveries the outbox: one row per POST to make, kept until delivered or given up,
                        with its attempts and when to try next
-    topic_rules    one row per set of topic rules whose membership is kept (topics.py's digest),
+    topic_rules    one row per set of topic rules whose membership is kept (topics/__init__.py's digest),
                    with the rules themselves, so that any process can keep it up to date,
                    and when a publish last used it
     topic_stories  membership: (rules, story published, story) for every story the rules take,
