@@ -402,7 +402,8 @@ def test_query_parser_raises_only_its_own_error(text):
 
 @FUZZ
 @given(text=queries, title=st.one_of(TEXTS, st.text(max_size=30)))
-@example(text="\x00", title="")  # a term that folds to nothing (found by this test; see topics.keywords.Plain)
+# A term that folds to nothing (found by this test; see topics.keywords.Plain).
+@example(text="\x00", title="")
 def test_topic_queries_compile_or_fail_as_config_errors_and_match_without_raising(text, title):
     from aggregator.topics import compile_topics
 

@@ -101,7 +101,9 @@ def _dependency_order(target: Store, tables: list[str]) -> list[str]:
     return list(TopologicalSorter(refers).static_order())
 
 
-def _copy_table(sqlite_table: sqlite_utils.db.Table, source: Store, target: Store, columns: list[str]) -> Copied:
+def _copy_table(
+    sqlite_table: sqlite_utils.db.Table, source: Store, target: Store, columns: list[str]
+) -> Copied:
     table = sqlite_table.name
     have = set(sqlite_table.columns_dict)
     missing = [c for c in columns if c not in have and c != "seq"]
