@@ -183,7 +183,7 @@ def test_chinese_full_text_search(store):
 
 def test_a_failed_save_leaves_nothing_half_written(store):
     save(store, "a", [make_item("a", "g1", "x.org/1")])
-    broken = make_item("a", "g2", "x.org/2", title=None)  # NOT NULL violation mid-transaction
+    broken = make_item("a", "g2", "x.org/2", content_html=None)  # NOT NULL violation mid-transaction
     with pytest.raises(StoreError):
         save(store, "a", [make_item("a", "g3", "x.org/3"), broken])
     assert store.count_items() == 1
