@@ -327,6 +327,7 @@ class Store(StoryIndex):
                     carriers,
                 )
                 self._refresh_stories(restory)
+                self.engine.index_pending(self.db)
                 # Remembered with the items themselves, so a process killed before it publishes
                 # leaves the work to the next one instead of losing it.
                 self.db.conn.executemany(

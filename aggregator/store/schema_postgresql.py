@@ -282,6 +282,10 @@ _V8_RULES_USED = [f"ALTER TABLE topic_rules ADD COLUMN used_at {_C}"]
 # Its twin's reason is SQLite's row layout; here it lets a look-up read only the index (INCLUDE).
 _V9_LOOK_ALIKES = ["CREATE INDEX items_look_alike ON items (id) INCLUDE (story_id, content_hash, published)"]
 
+# SQLite's twin batches its full-text indexing; pg_trgm's GIN indexes here keep a pending list
+# of their own (fastupdate): nothing to do but keep the two lists of migrations in step.
+_V10_SEARCH_BATCHES: list[str] = []
+
 MIGRATIONS: list[list[str]] = [
     _V1,
     _V2_UNCHANGED,
@@ -292,4 +296,5 @@ MIGRATIONS: list[list[str]] = [
     _V7_SHINGLES,
     _V8_RULES_USED,
     _V9_LOOK_ALIKES,
+    _V10_SEARCH_BATCHES,
 ]
