@@ -46,7 +46,8 @@ from story_articles import ARTICLES, NEAR_MISSES
 
 from aggregator.dedup import fingerprint
 from aggregator.models import Item, Source
-from aggregator.store import Store, _epoch, _format_time
+from aggregator.store import Store
+from aggregator.store.rows import _epoch, _format_time
 
 START = datetime(2021, 1, 1, tzinfo=UTC)
 SERIES = 40  # templated digests, one issue a day each

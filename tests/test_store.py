@@ -12,6 +12,7 @@ import pytest
 from aggregator.errors import StoreError
 from aggregator.models import Item, Source
 from aggregator.store import Store, schema
+from aggregator.store import sqlite as sqlite_engine
 
 NOW = datetime(2021, 7, 6, 8, 0, tzinfo=UTC)
 
@@ -183,7 +184,7 @@ def test_chinese_full_text_search(store):
 
 def test_a_failed_save_leaves_nothing_half_written(store):
     save(store, "a", [make_item("a", "g1", "x.org/1")])
-    broken = make_item("a", "g2", "x.org/2", title=None)  # NOT NULL violation mid-transaction
+    broken = make_item("a", "g2", "x.org/2", content_html=None)  # NOT NULL violation mid-transaction
     with pytest.raises(StoreError):
         save(store, "a", [make_item("a", "g3", "x.org/3"), broken])
     assert store.count_items() == 1
@@ -283,3 +284,49 @@ def test_saving_a_push_leaves_the_sources_row_alone(store):
     )
     assert len(pushed.new) == 1
     assert store.source_state("a") == polled
+
+
+def test_search_finds_items_before_and_after_their_batch_is_indexed(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite_engine, "SEARCH_BATCH", 3)
+
+    def waiting() -> int:
+        return store.db.execute("SELECT count(*) FROM items_fts_pending").fetchone()[0]
+
+    def check_index() -> None:  # FTS5 compares the index with every item: raises when they differ
+        assert waiting() == 0
+        store.db.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")
+
+    with Store(tmp_path / "db.sqlite") as store:
+        store.sync_sources([Source("a", "https://a.example/rss")])
+        deep, rust = save(
+            store,
+            "a",
+            [
+                make_item("a", "g1", "x.org/1", text="百度飞桨深度学习平台"),
+                make_item("a", "g2", "x.org/2", title="Rust 1.54"),
+            ],
+        ).new
+        assert waiting() == 2  # not indexed yet, and found all the same
+        assert store.search("深度学习") == [deep] and store.search("rust") == [rust]
+        (go,) = save(store, "a", [make_item("a", "g3", "x.org/3", title="Go 1.17 发布")]).new
+        assert waiting() == 0  # the third made a batch
+        assert (
+            store.search("深度学习") == [deep]
+            and store.search("rust") == [rust]
+            and store.search("1.17") == [go]
+        )
+        check_index()
+        # Edited once indexed: the index follows at once.
+        save(store, "a", [make_item("a", "g1", "x.org/1", text="百度飞桨机器学习平台", content_hash="v2")])
+        assert store.search("深度学习") == [] and store.search("机器学习") == [deep]
+        check_index()
+        # Edited while waiting: nothing to take out of the index.
+        (quantum,) = save(store, "a", [make_item("a", "g4", "x.org/4", text="量子计算的新进展")]).new
+        save(store, "a", [make_item("a", "g4", "x.org/4", text="光子计算的新进展", content_hash="v2")])
+        assert waiting() == 1
+        assert store.search("量子计算") == [] and store.search("光子计算") == [quantum]
+        # Pruned, indexed or waiting: gone from search, and the index stays whole.
+        assert store.prune(NOW + timedelta(days=400), max_age=86400) == 4
+        assert waiting() == 0
+        assert store.search("机器学习") == [] and store.search("光子计算") == []
+        check_index()

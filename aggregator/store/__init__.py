@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import struct
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -316,8 +317,10 @@ class Store(StoryIndex):
         """
         result = SaveResult()
         seen = _format_time(now)
+        fingerprints = fingerprints or {}
         new: set[str] = set()
         restory: set[str] = set()  # items whose story's representative, dates or counts may change
+        carriers: list[tuple] = []  # item_sources rows to add, one statement for all
         try:
             with self._transaction():
                 self._hold_lease(state)
@@ -326,6 +329,13 @@ class Store(StoryIndex):
                 known = self._known_keys(state.source_id, [item.key for item in items])
                 by_url = self._known_urls(
                     [item.url_key for item in items if item.url_key and item.key not in known]
+                )
+                # Asked once for the whole poll, not once an item: which ids are stored, and
+                # which of those this source carries already.
+                fresh_ids = {item.key: item_id(item) for item in items if item.key not in known}
+                stored = self._items_stored(list(set(fresh_ids.values())))
+                carrying = self._carried(
+                    state.source_id, list(stored | {stored_id for stored_id, _ in by_url.values()})
                 )
                 for item in items:
                     existing = known.get(item.key)
@@ -336,8 +346,7 @@ class Store(StoryIndex):
                             state.source_id,
                             item.key,
                         ):
-                            self._write_item(stored_id, item, first_seen=None)
-                            self._index_story(stored_id, item)
+                            self._rewrite_item(stored_id, item, fingerprints.get(item.key))
                             restory.add(stored_id)
                             result.updated.append(stored_id)
                         if existing.raw_hash != item.raw_hash:
@@ -352,28 +361,32 @@ class Store(StoryIndex):
                         # Several sources carry one URL: the earliest (then richest) version is kept,
                         # whatever order the polls ran in.
                         if _rank(item) < rank:
-                            self._write_item(stored_id, item, first_seen=None)
-                            self._index_story(stored_id, item)
+                            self._rewrite_item(stored_id, item, fingerprints.get(item.key))
                             restory.add(stored_id)
                             by_url[item.url_key] = (stored_id, _rank(item))
                     if stored_id is None:
-                        stored_id = item_id(item)
-                        if not self._item_exists(stored_id):
-                            self._write_item(stored_id, item, first_seen=seen)
-                            self._join_story(stored_id, item, (fingerprints or {}).get(item.key))
+                        stored_id = fresh_ids[item.key]
+                        if stored_id not in stored:
+                            joined = self._join_story(stored_id, item, fingerprints.get(item.key), seen)
+                            if joined is not None:  # its sources are counted once the carriers are in
+                                restory.add(stored_id)
+                            stored.add(stored_id)
                             result.new.append(stored_id)
                             new.add(stored_id)
                         if item.url_key:
                             by_url[item.url_key] = (stored_id, _rank(item))
-                    if stored_id not in new and not self._carries(state.source_id, stored_id):
+                    if stored_id not in new and stored_id not in carrying:
                         result.carried.append(stored_id)
                         restory.add(stored_id)
-                    self.db.execute(
-                        "INSERT INTO item_sources (source_id, key, item_id, link, first_seen, raw_hash) "
-                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        [state.source_id, item.key, stored_id, item.link, seen, item.raw_hash],
-                    )
-                self._refresh_stories(restory | new)
+                    carrying.add(stored_id)
+                    carriers.append((state.source_id, item.key, stored_id, item.link, seen, item.raw_hash))
+                self.db.conn.executemany(
+                    "INSERT INTO item_sources (source_id, key, item_id, link, first_seen, raw_hash) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    carriers,
+                )
+                self._refresh_stories(restory)
+                self.engine.index_pending(self.db)
                 # Remembered with the items themselves, so a process killed before it publishes
                 # leaves the work to the next one instead of losing it.
                 self.db.conn.executemany(
@@ -524,16 +537,47 @@ class Store(StoryIndex):
                 found.setdefault(url_key, (stored_id, (published, -length, source_id)))
         return found
 
-    def _carries(self, source_id: str, stored_id: str) -> bool:
-        row = self.db.execute(
-            "SELECT 1 FROM item_sources WHERE source_id = ? AND item_id = ?", [source_id, stored_id]
-        ).fetchone()
-        return row is not None
+    def _items_stored(self, ids: list[str]) -> set[str]:
+        """Those of `ids` that are stored items."""
+        found: set[str] = set()
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                row[0] for row in self.db.execute(f"SELECT id FROM items WHERE id IN ({marks})", chunk)
+            )
+        return found
 
-    def _item_exists(self, stored_id: str) -> bool:
-        return self.db.execute("SELECT 1 FROM items WHERE id = ?", [stored_id]).fetchone() is not None
+    def _carried(self, source_id: str, ids: list[str]) -> set[str]:
+        """Those of the item `ids` that this source carries already."""
+        found: set[str] = set()
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                row[0]
+                for row in self.db.execute(
+                    f"SELECT item_id FROM item_sources WHERE source_id = ? AND item_id IN ({marks})",
+                    [source_id, *chunk],
+                )
+            )
+        return found
 
-    def _write_item(self, stored_id: str, item: Item, first_seen: str | None) -> None:
+    def _rewrite_item(self, stored_id: str, item: Item, found: Fingerprint | None) -> None:
+        """Write a stored item's newer version over it; it stays in its story, re-indexed."""
+        found = self._index_story(stored_id, item, found)
+        self._write_item(stored_id, item, first_seen=None, found=found)
+
+    def _write_item(
+        self,
+        stored_id: str,
+        item: Item,
+        first_seen: str | None,
+        found: Fingerprint,
+        story: tuple[str, float | None] | None = None,
+    ) -> None:
+        """Insert a new item (with `first_seen`, in `story`: its id and the similarity it joined
+        with) or update a stored one (first_seen None); `found` is its fingerprint, whose
+        buckets and shingles are kept with it: written in the same statement, since every
+        statement that touches a row rewrites all of it, a long article's text included."""
         row = {
             "id": stored_id,
             "url_key": item.url_key,
@@ -549,7 +593,11 @@ class Store(StoryIndex):
             "content_hash": item.content_hash,
             "source_id": item.source_id,
             "entry_key": item.key,
+            "story_buckets": struct.pack(f"<{len(found.buckets)}q", *found.buckets),
+            "story_shingles": found.body,
         }
+        if story is not None:
+            row["story_id"], row["story_similarity"] = story
         if first_seen is None:
             columns = [c for c in row if c != "id"]
             assignments = ", ".join(f"{c} = ?" for c in columns)

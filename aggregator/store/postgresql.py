@@ -141,6 +141,9 @@ class PostgreSQL:
         return f"cannot write database {self.name}: {error}"
 
     # -- full-text search: pg_trgm GIN indexes on items' title and text -----------------------------
+    def index_pending(self, db: Connection) -> None:
+        """Nothing waits to be indexed here: the GIN indexes take each row as it is written."""
+
     def search(self, query: str, limit: int) -> tuple[str, list]:
         """SQL and parameters for Store.search. The trigram indexes answer queries of three
         characters or more; shorter ones are a scan, as on SQLite."""

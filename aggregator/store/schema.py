@@ -10,6 +10,7 @@ Tables:
     item_sources   one row per (source, entry key) that carried an item; a story's carriers
     items_fts      FTS5 trigram index over items' title and text (trigram splits Chinese,
                    unicode61 would not)
+    items_fts_pending  items not yet in items_fts: they are indexed in batches (migration 11)
     stories        one row per story: its representative item (earliest, then richest), its
                    date span, members and sources; items.story_id says which story an item is in
     story_bands    the LSH index of near-duplicate detection: (bucket, published, item) for each
@@ -346,6 +347,33 @@ _V10_LEASES = [
     "ALTER TABLE unpublished ADD COLUMN changes INTEGER NOT NULL DEFAULT 0",
 ]
 
+# Full-text indexing in batches (SQLite.index_pending): a new item's rowid waits in
+# items_fts_pending until SEARCH_BATCH of them do, then they are indexed in one statement. FTS5
+# writes a segment per transaction and merges segments later, so indexing each poll's 50 items
+# on its own cost a new item as much as the rest of storing it; in batches of a thousand, a
+# third. Search reads the waiting items with LIKE meanwhile (SQLite.search, contains): nothing
+# stored is ever missing from it. An item edited or deleted while it waits has nothing to take
+# out of the index.
+_V11_SEARCH_BATCHES = [
+    "CREATE TABLE items_fts_pending (item_rowid INTEGER PRIMARY KEY)",
+    "DROP TRIGGER items_ai",
+    "DROP TRIGGER items_au",
+    "DROP TRIGGER items_ad",
+    """CREATE TRIGGER items_ai AFTER INSERT ON items BEGIN
+        INSERT INTO items_fts_pending (item_rowid) VALUES (new.rowid);
+    END""",
+    """CREATE TRIGGER items_au AFTER UPDATE OF title, text ON items
+        WHEN NOT EXISTS (SELECT 1 FROM items_fts_pending WHERE item_rowid = old.rowid) BEGIN
+        INSERT INTO items_fts (items_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
+        INSERT INTO items_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
+    END""",
+    """CREATE TRIGGER items_ad AFTER DELETE ON items BEGIN
+        INSERT INTO items_fts (items_fts, rowid, title, text) SELECT 'delete', old.rowid, old.title, old.text
+            WHERE NOT EXISTS (SELECT 1 FROM items_fts_pending WHERE item_rowid = old.rowid);
+        DELETE FROM items_fts_pending WHERE item_rowid = old.rowid;
+    END""",
+]
+
 MIGRATIONS: list[list[str]] = [
     _V1,
     _V2_UNCHANGED,
@@ -357,5 +385,6 @@ MIGRATIONS: list[list[str]] = [
     _V8_RULES_USED,
     _V9_LOOK_ALIKES,
     _V10_LEASES,
+    _V11_SEARCH_BATCHES,
 ]
 VERSION = len(MIGRATIONS)

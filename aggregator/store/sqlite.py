@@ -18,6 +18,11 @@ from typing import Any
 
 from . import like_pattern, schema
 
+# Items indexed at once for search (index_pending): the first poll of a thousand sources
+# costs a third of its full-text indexing in batches of this size, and search reads no more
+# than this many items with LIKE.
+SEARCH_BATCH = 1000
+
 
 class SQLite:
     errors: tuple[type[Exception], ...] = (sqlite3.Error,)
@@ -72,18 +77,28 @@ class SQLite:
         return f"cannot write database {self.path}: {_disk_reason(error, self.path)}"
 
     # -- full-text search: the FTS5 trigram index items_fts (schema.py) -----------------------------
+    def index_pending(self, db: Connection) -> None:
+        """Index the items waiting in items_fts_pending once SEARCH_BATCH of them do (schema.py,
+        migration 11); runs inside the caller's write transaction."""
+        if db.execute("SELECT count(*) FROM items_fts_pending").fetchone()[0] < SEARCH_BATCH:
+            return
+        db.execute(
+            "INSERT INTO items_fts (rowid, title, text) SELECT i.rowid, i.title, i.text "
+            "FROM items_fts_pending p JOIN items i ON i.rowid = p.item_rowid"
+        )
+        db.execute("DELETE FROM items_fts_pending")
+
     def search(self, query: str, limit: int) -> tuple[str, list]:
         """SQL and parameters for Store.search (ids of items containing `query`, newest first).
 
-        The trigram index answers queries of three characters or more; shorter ones (common in
-        Chinese: 开源, 芯片) fall back to a scan, since trigram cannot index them.
+        The trigram index answers queries of three characters or more (with LIKE over the
+        items still waiting to be indexed); shorter ones (common in Chinese: 开源, 芯片) fall back
+        to a scan, since trigram cannot index them.
         """
         if len(query) >= 3:
-            sql = (
-                "SELECT items.id FROM items_fts JOIN items ON items.rowid = items_fts.rowid "
-                "WHERE items_fts MATCH ? ORDER BY items.published DESC LIMIT ?"
-            )
-            return sql, [_phrase(query), limit]
+            found, params = self.contains(["title", "text"], [query])
+            sql = f"SELECT id FROM items WHERE {found} ORDER BY published DESC LIMIT ?"
+            return sql, [*params, limit]
         sql = (
             "SELECT id FROM items WHERE title LIKE ?1 ESCAPE '\\' OR text LIKE ?1 ESCAPE '\\' "
             "ORDER BY published DESC LIMIT ?2"
@@ -92,10 +107,17 @@ class SQLite:
 
     def contains(self, fields: list[str], strings: list[str]) -> tuple[str, list]:
         """A condition on `items` (and its parameters): one of `strings` (three characters or
-        more each) is in one of `fields` (title, text), looked up in the trigram index."""
+        more each) is in one of `fields` (title, text), looked up in the trigram index, and
+        with LIKE in the few items that wait to be indexed (index_pending)."""
         phrases = " OR ".join(_phrase(s) for s in strings)
-        return "items.rowid IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)", [
-            f"{{{' '.join(fields)}}} : ({phrases})"
+        waiting = " OR ".join(f"i.{field} LIKE ? ESCAPE '\\'" for _ in strings for field in fields)
+        sql = (
+            "items.rowid IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ? "
+            "UNION ALL SELECT p.item_rowid FROM items_fts_pending p CROSS JOIN items i ON i.rowid = p.item_rowid "
+            f"WHERE {waiting})"
+        )
+        return sql, [f"{{{' '.join(fields)}}} : ({phrases})"] + [
+            like_pattern(s) for s in strings for _ in fields
         ]
 
 

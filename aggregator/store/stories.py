@@ -6,22 +6,29 @@ from __future__ import annotations
 
 import json
 import struct
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..dedup import Fingerprint, fingerprint, similarity, stored_fingerprint, titles_conflict
 from ..models import Carrier, Item, Story, StoryMember
-from .rows import _chunks, _epoch, _parse_time
+from .rows import _chunks, _epoch, _format_time, _parse_time
 
 if TYPE_CHECKING:
     from collections import OrderedDict
 
     from ..models import StoryRules
 
-# At most this many look-alikes are compared with a new item: a bucket crowded by some templated
-# series must not make one lookup cost more than a few milliseconds.
-MAX_LOOK_ALIKES = 64
+# At most this many look-alikes are compared with a new item, those sharing most buckets with it
+# first: a bucket crowded by some templated series must not make one lookup cost more than a
+# millisecond or two.
+MAX_LOOK_ALIKES = 16
+# Rows read of one bucket (inside the window). A bucket that holds this many is crowded: a title
+# pattern or boilerplate many items share, which says little. A look-alike found only there is
+# not compared unless it shares another bucket; a true copy shares several (the exact title and
+# its title bands, or body bands), a rewritten one at least one body band that is not crowded.
+BUCKET_ROWS = 24
 FINGERPRINTS = 4096  # stored items' fingerprints kept in memory (_remember): ~40 MB of long articles
 
 
@@ -33,8 +40,11 @@ class StoryIndex:
     _fingerprints: OrderedDict[tuple[str, str], Fingerprint]
 
     # -- story grouping: which story a new item belongs to (dedup/near.py decides, we look up) -------
-    def _join_story(self, stored_id: str, item: Item, found: Fingerprint | None) -> None:
-        """Put a newly stored item into the story of its most similar look-alike, else a new story.
+    def _join_story(
+        self, stored_id: str, item: Item, found: Fingerprint | None, first_seen: str
+    ) -> str | None:
+        """Store a new item in the story of its most similar look-alike, else in a new story;
+        return the id of the story it joined (None: it began one).
 
         A story keeps the id of its first item; _refresh_story picks its representative.
         `found` is the item's fingerprint when the caller has it.
@@ -43,11 +53,23 @@ class StoryIndex:
         story = self.find_story(item, found)
         self._remember(stored_id, item.content_hash, found)
         story_id, score = (story[0], round(story[1], 4)) if story else (stored_id, None)
-        self.db.execute(
-            "UPDATE items SET story_id = ?, story_similarity = ? WHERE id = ?", [story_id, score, stored_id]
-        )
+        self._write_item(stored_id, item, first_seen=first_seen, found=found, story=(story_id, score))
         self._add_bands(stored_id, found, item.published)
+        if story is None:
+            # Its own story: what _refresh_story would read back of one item, written at once.
+            # Its one carrier is added by the caller in this transaction.
+            published = _format_time(item.published)
+            inserted = self.db.execute(
+                "INSERT INTO stories (id, item_id, published, last_published, first_seen, members, sources) "
+                "VALUES (?, ?, ?, ?, ?, 1, 1) ON CONFLICT(id) DO NOTHING",
+                [stored_id, stored_id, published, published, first_seen],
+            ).rowcount
+            if not inserted:  # a story of that id outlived its first item: it has others now
+                self._refresh_story(stored_id)
+                return stored_id
+            return None
         self._refresh_story(story_id)  # at once: the next item of this poll may join it
+        return story_id
 
     def find_story(self, item: Item, found: Fingerprint | None = None) -> tuple[str, float] | None:
         """(story id, similarity) of the stored story `item` belongs to, or None for a story of its own.
@@ -70,7 +92,9 @@ class StoryIndex:
 
     def _look_alikes(self, found: Fingerprint, published: datetime) -> list[tuple]:
         """(story id, fingerprint, story's first and last published) of the items sharing a bucket
-        with `found` and published within the window of `published`, oldest first.
+        with `found` and published within the window of `published`, oldest first: the
+        MAX_LOOK_ALIKES of them that share most buckets, leaving out those found only in a
+        crowded bucket (BUCKET_ROWS).
 
         Fingerprints come from memory when the item is there (see _remember), else from its
         stored title and shingles (its text, for an item stored before they were kept); a
@@ -79,14 +103,24 @@ class StoryIndex:
         if not found.buckets:
             return []
         moment, window = _epoch(published), int(self.story_rules.window)
-        marks = ",".join("?" * len(found.buckets))
-        ids = [
-            row[0]
-            for row in self.db.execute(
-                f"SELECT DISTINCT item_id FROM story_bands WHERE bucket IN ({marks}) "
-                "AND published BETWEEN ? AND ? LIMIT ?",
-                [*found.buckets, moment - window, moment + window, MAX_LOOK_ALIKES],
-            )
+        # One statement, one index range per bucket, each cut at BUCKET_ROWS.
+        query = " UNION ALL ".join(
+            f"SELECT * FROM (SELECT bucket, item_id FROM story_bands WHERE bucket = ? "
+            f"AND published BETWEEN ? AND ? LIMIT {BUCKET_ROWS}) AS b{n}"
+            for n in range(len(found.buckets))
+        )
+        params = [value for bucket in found.buckets for value in (bucket, moment - window, moment + window)]
+        members: dict[int, list[str]] = defaultdict(list)
+        for bucket, stored_id in self.db.execute(query, params):
+            members[bucket].append(stored_id)
+        shared: Counter[str] = Counter()
+        telling: set[str] = set()  # found in a bucket that is not crowded
+        for bucket_members in members.values():
+            shared.update(bucket_members)
+            if len(bucket_members) < BUCKET_ROWS:
+                telling.update(bucket_members)
+        ids = [stored_id for stored_id, count in shared.most_common() if count > 1 or stored_id in telling][
+            :MAX_LOOK_ALIKES
         ]
         if not ids:
             return []
@@ -129,23 +163,21 @@ class StoryIndex:
         if len(self._fingerprints) > FINGERPRINTS:
             self._fingerprints.popitem(last=False)
 
-    def _index_story(self, stored_id: str, item: Item) -> None:
-        """Re-index an item whose stored title or text was rewritten; it stays in its story."""
+    def _index_story(self, stored_id: str, item: Item, found: Fingerprint | None) -> Fingerprint:
+        """Re-index an item whose stored title or text is being rewritten (it stays in its
+        story); return its fingerprint (`found`, when the caller has it), for the row."""
         self._unindex_stories([stored_id])
-        found = fingerprint(item.title, item.text)
+        found = found or fingerprint(item.title, item.text)
         self._remember(stored_id, item.content_hash, found)
         self._add_bands(stored_id, found, item.published)
+        return found
 
     def _add_bands(self, stored_id: str, found: Fingerprint, published: datetime) -> None:
+        """The item's rows in the LSH index (its row keeps its buckets: Store._write_item)."""
         moment = _epoch(published)
         self.db.conn.executemany(
             "INSERT INTO story_bands (bucket, published, item_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [(bucket, moment, stored_id) for bucket in found.buckets],
-        )
-        packed = struct.pack(f"<{len(found.buckets)}q", *found.buckets)
-        self.db.execute(
-            "UPDATE items SET story_buckets = ?, story_shingles = ? WHERE id = ?",
-            [packed, found.body, stored_id],
         )
 
     def _unindex_stories(self, ids: list[str]) -> set[str]:
