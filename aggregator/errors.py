@@ -5,6 +5,7 @@
      ├── FetchError       a source could not be fetched (reason: dns, refused, timeout, ...)
      ├── ParseError       the body is not a feed we can read
      ├── StoreError       the database cannot be opened or written
+     │    └── LockLost    another daemon took the database while our connection was lost
      ├── LeaseLost        a worker's claim on a source ended before its poll was saved
      └── PublishError     an output file cannot be written
 
@@ -79,6 +80,11 @@ class ParseError(AggregatorError):
 
 class StoreError(AggregatorError):
     stage = "store"
+
+
+class LockLost(StoreError):
+    """The lock that keeps a daemon alone on its database (or workers among themselves) went with
+    a lost connection, and another process took it meanwhile: this process must stop."""
 
 
 class LeaseLost(AggregatorError):

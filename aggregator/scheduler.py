@@ -33,7 +33,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from . import config as config_module
 from .cadence import Cadence
 from .config import Config
-from .errors import AggregatorError, ConfigError, LeaseLost, StoreError
+from .errors import AggregatorError, ConfigError, LeaseLost, LockLost, StoreError
 from .fetch import HostSlots
 from .metrics import Metrics
 from .models import Source
@@ -140,6 +140,7 @@ class Daemon:
         self.stop_event = asyncio.Event()
         self.in_flight: dict[str, asyncio.Task] = {}
         self.leases: dict[str, int] = {}  # source id -> fencing token of a worker's claim (worker.py)
+        self.lock_lost: LockLost | None = None  # set when another process took our database: stop
         self.pending: set[str] = set()  # story ids changed since the last publish
         self.publish_everything = False  # a full publish is due (at start, after a reload or its failure)
         self.store_retry = _Retry()  # polls wait while the database cannot be written
@@ -172,6 +173,8 @@ class Daemon:
                 await self._run()
         finally:
             lock.release()
+        if self.lock_lost is not None:
+            raise self.lock_lost
 
     async def _run(self) -> None:
         config = self.config
@@ -332,10 +335,12 @@ class Daemon:
             self.websub.tick(now)
             room = self.config.polling.concurrency * 2 - len(self.in_flight)
             due = self.due(now, room) if self.store_retry.ready() else []
-        except (
-            AggregatorError,
-            *self.store.engine.errors,
-        ) as e:  # a locked, full or lost database: try again next tick
+        except LockLost as e:  # another daemon has the database now: polling beside it would go wrong
+            log.error("%s; stopping", e)
+            self.lock_lost = e
+            self.stop_event.set()
+            return
+        except (AggregatorError, *self.store.engine.errors) as e:  # locked, full, lost: try next tick
             log.error("tick failed: %s", e)
             return
         if due:

@@ -58,6 +58,8 @@ class Worker(Daemon):
                 await self._run()
             finally:
                 self.slots.close()
+        if self.lock_lost is not None:
+            raise self.lock_lost
 
     def started(self) -> None:
         log.info(

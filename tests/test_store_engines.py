@@ -23,7 +23,7 @@ from aggregator.errors import StoreError
 from aggregator.models import Source
 from aggregator.store import Store, redact, schema, schema_postgresql
 from aggregator.store import webhooks as outbox
-from aggregator.store.postgresql import Connection
+from aggregator.store.postgresql import DAEMON_LOCK, Connection
 
 ROOT = Path(__file__).parent.parent
 CONFIG = "config/sample.yaml"
@@ -270,3 +270,29 @@ def test_the_daemon_on_postgresql(
     ]
     with Store(postgresql_url) as store:
         assert store.count_items() == 2
+
+
+def test_a_daemon_whose_database_another_took_while_its_connection_was_lost_stops(
+    tmp_path: Path,
+    postgresql_url: str,
+    feed_server: FeedServer,
+    daemons,  # noqa: F811 - the fixture
+) -> None:
+    """The server drops the daemon's connection, and another process takes the daemon lock before
+    the daemon reconnects: the daemon must not go on polling beside it. It stops, exit status 1,
+    saying why."""
+    feed_server.serve("/feed", rss("AI one"))
+    daemon = Daemon(tmp_path / "first", {"news": feed_server.url("/feed")}, database=postgresql_url).start()
+    daemons.append(daemon)
+    wait_for(lambda: served_titles(daemon, "ai") == ["AI one"], what="first item served")
+    with Store(postgresql_url) as other:
+        other.db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'aggregator' AND pid <> pg_backend_pid()"
+        )
+        # Waits until the daemon's old session is gone, and is first in line for its lock then.
+        other.db.execute("SELECT pg_advisory_lock(?)", [DAEMON_LOCK])
+        assert daemon.process is not None
+        assert daemon.process.wait(timeout=30) == 1
+    assert "another process took the lock this one held" in daemon.log.read_text()
+    daemon.process = None

@@ -27,7 +27,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg.sql import SQL, Identifier
 
-from ..errors import StoreError
+from ..errors import LockLost, StoreError
 from . import like_pattern, redact
 from .schema_postgresql import MIGRATIONS
 
@@ -197,9 +197,9 @@ class Connection:
                 query, order = self._translate(sql)
                 if not conn.execute(query, _ordered(params, order)).fetchone()[0]:
                     conn.close()
-                    raise StoreError(
-                        f"reconnected to database {self.name}, but another process took a lock this "
-                        "one held (another daemon started meanwhile?)"
+                    raise LockLost(
+                        f"reconnected to database {self.name}, but another process took the lock this "
+                        "one held while the connection was lost (another daemon started meanwhile?)"
                     )
             self._conn = conn
         return self._conn
