@@ -78,9 +78,9 @@ class Fetcher:
     """Fetches sources with conditional GET, manual redirects, a deadline and a body cap.
 
     `concurrency` and `per_host` cap requests in flight overall and per host; a fetch waits for its
-    slots first, and only then does `timeout`, one deadline for the whole exchange (redirects and
-    body included), start, so a long queue for one host never times out requests that were never
-    sent. `host_slots` keeps the per-host cap (this process's own by default; store/leases.py
+    slots first (its host's, then one of the overall ones), and only then does `timeout`, one
+    deadline for the whole exchange (redirects and body included), start, so a long queue for
+    one host never times out requests that were never sent. `host_slots` keeps the per-host cap (this process's own by default; store/leases.py
     shares it between workers). `max_body` counts decoded bytes. A body past SMALL_BODY waits,
     within that deadline, for a large-body slot (at least one; BUFFER_BUDGET // max_body), which
     bounds the memory of a batch.
@@ -171,7 +171,9 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         host = (urlsplit(url).hostname or "").lower()
         try:
-            async with self._slots, self.host_slots.slot(host), asyncio.timeout(self.timeout):
+            # The host's slot first: a fetch waiting for a busy host (whose slots other workers
+            # may hold) keeps none of this process's `concurrency` slots from other hosts' fetches.
+            async with self.host_slots.slot(host), self._slots, asyncio.timeout(self.timeout):
                 return await self._exchange(self._session_for(public_only), url, headers)
         except TimeoutError:
             raise FetchError("timeout", f"no complete answer from {url} within {self.timeout:g}s") from None
@@ -299,8 +301,8 @@ class Fetcher:
         headers = {"Accept": "*/*", "Accept-Encoding": "identity"}  # only a short text is read
         try:
             async with (
-                self._slots,
                 self.host_slots.slot(host),
+                self._slots,
                 asyncio.timeout(self.timeout),
                 session.post(url, data=fields, max_redirects=self.max_redirects, headers=headers) as resp,
             ):

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import aiohttp
 import pytest
-from conftest import Request, Response
+from conftest import FeedServer, Request, Response
 
 from aggregator.errors import FetchError
 from aggregator.fetch import USER_AGENT, Fetcher, _connection_error, _Decoder
@@ -242,6 +242,43 @@ def test_per_host_limit_is_honoured(feed_server):
 
     assert [r.status for r in asyncio.run(go())] == [200] * 4
     assert len(connections) == 2
+
+
+def test_a_fetch_waiting_for_a_busy_host_leaves_the_overall_slots_to_other_hosts(feed_server):
+    """concurrency 2, per_host 1: while one fetch holds the slow host's only slot, a second fetch
+    to it waits for that slot without taking the last overall slot, so another host is fetched."""
+    release = threading.Event()
+    slow_in = threading.Event()
+
+    def slow(request: Request) -> Response:
+        slow_in.set()
+        release.wait(10)
+        return Response(200, RSS)
+
+    feed_server.routes["/slow"] = slow
+    other = FeedServer("127.0.0.2")
+    other.thread.start()
+    other.serve("/feed", RSS)
+
+    async def go() -> FetchResult:
+        async with Fetcher(concurrency=2, per_host=1) as fetcher:
+            first = asyncio.create_task(fetcher.fetch(feed_server.url("/slow")))
+            await asyncio.to_thread(slow_in.wait, 10)
+            # Tasks start in the order they are made: the second fetch queues for the slow
+            # host's slot before the fetch of the other host starts.
+            second = asyncio.create_task(fetcher.fetch(feed_server.url("/slow")))
+            try:
+                return await asyncio.wait_for(fetcher.fetch(other.url("/feed")), 5)
+            finally:
+                release.set()
+                await asyncio.gather(first, second)
+
+    try:
+        assert asyncio.run(go()).status == 200
+    finally:
+        release.set()
+        other.httpd.shutdown()
+        other.httpd.server_close()
 
 
 def test_local_file_by_path_and_url_with_304(tmp_path):
