@@ -97,7 +97,7 @@ class Worker(Daemon):
         # A source this worker's config does not have (another worker's config is newer): left
         # claimed until the claim runs out, so this worker does not claim it again and again.
         self.leases.update((sid, token) for sid, token in claimed.items() if sid in self.sources)
-        return [sid for sid in claimed if sid in self.sources and sid not in self.in_flight]
+        return [sid for sid in claimed if sid in self.sources]
 
     def publish_due(self) -> None:
         """Publish what any worker changed, unless another worker is publishing now: the changes

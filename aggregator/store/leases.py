@@ -42,19 +42,18 @@ def claim(
     """Claim up to `limit` due sources for `owner` for `lease` seconds, most overdue first
     (never polled before all), none of `busy` (the owner's polls still running, whose claim may
     have run out); source id -> the claim's fencing token."""
-    try:
-        rows = store.db.execute(
-            "UPDATE sources SET lease_owner = ?1, lease_token = lease_token + 1, "
-            "lease_until = clock_timestamp() + make_interval(secs => ?2) "
-            "WHERE id IN (SELECT id FROM sources WHERE gone = 0 AND retired = 0 "
-            "AND coalesce(next_check_at, '') <= ?3 "
-            "AND (lease_until IS NULL OR lease_until < clock_timestamp()) AND NOT id = ANY(?5) "
-            "ORDER BY coalesce(next_check_at, '') LIMIT ?4 FOR UPDATE SKIP LOCKED) "
-            "RETURNING id, lease_token",
-            [owner, lease, _format_time(now), limit, busy or []],
-        ).fetchall()
-    except store.engine.errors as e:
-        raise StoreError(f"cannot claim sources in {store.path}: {e}") from None
+    rows = _execute(
+        store,
+        "claim sources",
+        "UPDATE sources SET lease_owner = ?1, lease_token = lease_token + 1, "
+        "lease_until = clock_timestamp() + make_interval(secs => ?2) "
+        "WHERE id IN (SELECT id FROM sources WHERE gone = 0 AND retired = 0 "
+        "AND coalesce(next_check_at, '') <= ?3 "
+        "AND (lease_until IS NULL OR lease_until < clock_timestamp()) AND NOT id = ANY(?5) "
+        "ORDER BY coalesce(next_check_at, '') LIMIT ?4 FOR UPDATE SKIP LOCKED) "
+        "RETURNING id, lease_token",
+        [owner, lease, _format_time(now), limit, busy or []],
+    )
     return dict(rows)
 
 
@@ -63,14 +62,13 @@ def renew(store: Store, owner: str, source_ids: list[str], lease: float) -> set[
     it still held (a claim that ran out and went to another worker is not taken back)."""
     if not source_ids:
         return set()
-    try:
-        rows = store.db.execute(
-            "UPDATE sources SET lease_until = clock_timestamp() + make_interval(secs => ?1) "
-            "WHERE id = ANY(?2) AND lease_owner = ?3 RETURNING id",
-            [lease, source_ids, owner],
-        ).fetchall()
-    except store.engine.errors as e:
-        raise StoreError(f"cannot renew claims in {store.path}: {e}") from None
+    rows = _execute(
+        store,
+        "renew claims",
+        "UPDATE sources SET lease_until = clock_timestamp() + make_interval(secs => ?1) "
+        "WHERE id = ANY(?2) AND lease_owner = ?3 RETURNING id",
+        [lease, source_ids, owner],
+    )
     return {source_id for (source_id,) in rows}
 
 
@@ -79,13 +77,13 @@ def release(store: Store, owner: str, source_ids: list[str]) -> None:
     the other workers at once instead of when the claims run out."""
     if not source_ids:
         return
-    try:
-        store.db.execute(
-            "UPDATE sources SET lease_owner = NULL, lease_until = NULL WHERE id = ANY(?1) AND lease_owner = ?2",
-            [source_ids, owner],
-        )
-    except store.engine.errors as e:
-        raise StoreError(f"cannot hand back claims in {store.path}: {e}") from None
+    _execute(
+        store,
+        "hand back claims",
+        "UPDATE sources SET lease_owner = NULL, lease_until = NULL WHERE id = ANY(?1) AND lease_owner = ?2 "
+        "RETURNING id",
+        [source_ids, owner],
+    )
 
 
 def claims(store: Store) -> dict[str, str]:
@@ -103,10 +101,7 @@ def claims(store: Store) -> dict[str, str]:
 def alone(store: Store, key: int) -> Iterator[bool]:
     """Yield whether this process got the lock `key` (held until the `with` ends); False when
     another process holds it."""
-    try:
-        got = store.db.execute("SELECT pg_try_advisory_lock(?)", [key]).fetchone()[0]
-    except store.engine.errors as e:
-        raise StoreError(f"cannot take a lock in {store.path}: {e}") from None
+    ((got,),) = _execute(store, "take a lock", "SELECT pg_try_advisory_lock(?)", [key])
     try:
         yield got
     finally:
@@ -114,6 +109,14 @@ def alone(store: Store, key: int) -> Iterator[bool]:
             # A connection lost meanwhile took the lock with it.
             with suppress(*store.engine.errors):
                 store.db.execute("SELECT pg_advisory_unlock(?)", [key])
+
+
+def _execute(store: Store, doing: str, sql: str, params: list) -> list[tuple]:
+    """The rows of `sql`; a database error is a StoreError saying what we were doing."""
+    try:
+        return store.db.execute(sql, params).fetchall()
+    except store.engine.errors as e:
+        raise StoreError(f"cannot {doing} in {store.path}: {e}") from None
 
 
 class SharedHostSlots:
