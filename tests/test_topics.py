@@ -7,7 +7,7 @@ import unicodedata
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregator.errors import ConfigError
@@ -275,3 +275,30 @@ _TEXT = st.text(
 def test_fold_is_nfkc_then_casefold(text: str) -> None:
     """fold() takes a shortcut for full-width forms; it must equal the plain definition."""
     assert fold(text) == unicodedata.normalize("NFKC", text).casefold()
+
+
+_PIECES = st.sampled_from(
+    ["ai", "go", "é", "k8s", "1.5", "大模型", "芯片", " ", "-", ".", "ß", "\u0301", "x"]
+)
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(_PIECES, min_size=1, max_size=3),
+    st.lists(st.lists(_PIECES, max_size=12), min_size=2, max_size=4),
+)
+def test_keyword_shortcuts_agree_with_the_boundary_regex(
+    keyword_parts: list[str], fields: list[list[str]]
+) -> None:
+    """A one-word Latin keyword is looked up among the text's whole Latin runs, a keyword with no
+    Latin end is found with a substring search; both must say what the boundary regex says."""
+    from aggregator.topics.keywords import Plain, fold_keyword
+
+    folded = fold_keyword("".join(keyword_parts), chinese=False)
+    if not folded:
+        return
+    keyword = Plain(folded, folded)
+    story = make_story("t", "", ())
+    text = prepared.FoldedStory(story, prepared.SEP.join(fold("".join(f)) for f in fields), chinese=False)
+    found = keyword.pattern.search(text.joined)
+    assert keyword.field_found(text) == (None if found is None else text.field_of(found.start()))

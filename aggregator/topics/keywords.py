@@ -9,12 +9,7 @@ from collections.abc import Iterable
 from ..errors import ConfigError
 from ..folding import fold, simplify
 from ..models import regex_keyword
-from .prepared import SEP, FoldedStory, field_name
-
-# Characters that join a Latin keyword end to the text around it: digits, ASCII letters, Latin-1
-# letters (not × and ÷), Latin Extended-A/B, Latin Extended Additional, and combining accents.
-LATIN = "0-9A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff\u0300-\u036f"
-IS_LATIN = re.compile(f"[{LATIN}]")
+from .prepared import IS_LATIN, LATIN, LATIN_RUN, SEP, FoldedStory, field_name
 
 
 class Plain:
@@ -23,7 +18,7 @@ class Plain:
     keyword was most of compiling the topics, which every publish does and which then matches
     only the stories that changed."""
 
-    __slots__ = ("_pattern", "_source", "keyword", "needle")
+    __slots__ = ("_literal", "_pattern", "_source", "_word", "keyword", "needle")
 
     def __init__(self, keyword: str, folded: str) -> None:
         parts = folded.split()
@@ -39,6 +34,11 @@ class Plain:
             body += f"(?![{LATIN}])"
         self.keyword = keyword
         self.needle = max(parts, key=len)  # in the text wherever the keyword is
+        # Most keywords need no regex: one Latin word is found exactly when it is a whole Latin
+        # run of the text (FoldedStory.words, a dict look-up), and a keyword with no Latin end
+        # needs no boundary, so finding it is a substring search.
+        self._word = len(parts) == 1 and LATIN_RUN.fullmatch(folded) is not None
+        self._literal = len(parts) == 1 and not IS_LATIN.match(folded[0]) and not IS_LATIN.match(folded[-1])
         self._source = body
         self._pattern: re.Pattern[str] | None = None
 
@@ -53,6 +53,11 @@ class Plain:
 
     def field_found(self, text: FoldedStory) -> int | None:
         """The index of the field the keyword is found in, or None."""
+        if self._word:
+            return text.words.get(self.needle)
+        if self._literal:
+            found_at = text.joined.find(self.needle)
+            return None if found_at < 0 else text.field_of(found_at)
         if self.needle not in text.joined:
             return None
         found = self.pattern.search(text.joined)

@@ -4,6 +4,7 @@ converted to simplified Chinese once, whatever number of topics look at it (topi
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 
 from ..folding import fold, simplify
@@ -15,6 +16,12 @@ from ..models import Story
 SEP = "\x00"
 FIELD_NAMES = ("title", "text")  # then one "category" per category
 
+# Characters that join a Latin keyword end to the text around it: digits, ASCII letters, Latin-1
+# letters (not × and ÷), Latin Extended-A/B, Latin Extended Additional, and combining accents.
+LATIN = "0-9A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff\u0300-\u036f"
+IS_LATIN = re.compile(f"[{LATIN}]")
+LATIN_RUN = re.compile(f"[{LATIN}]+")
+
 
 def whole(folded: str) -> str:
     """A folded category or term compared whole: trimmed, inner whitespace runs as one space."""
@@ -25,7 +32,17 @@ class FoldedStory:
     """A story's fields folded one way: title, text and categories joined by SEP (folded
     together, once), author and links folded when a query first asks for them."""
 
-    __slots__ = ("_author", "_category_keys", "_fields", "_links", "_starts", "chinese", "joined", "story")
+    __slots__ = (
+        "_author",
+        "_category_keys",
+        "_fields",
+        "_links",
+        "_starts",
+        "_words",
+        "chinese",
+        "joined",
+        "story",
+    )
 
     def __init__(self, story: Story, joined: str, chinese: bool) -> None:
         self.story = story
@@ -36,6 +53,7 @@ class FoldedStory:
         self._category_keys: frozenset[str] | None = None
         self._author: str | None = None
         self._links: list[str] | None = None
+        self._words: dict[str, int] | None = None
 
     def _fold(self, text: str) -> str:
         folded = fold(text)
@@ -47,6 +65,16 @@ class FoldedStory:
         if self._fields is None:
             self._fields = self.joined.split(SEP)
         return self._fields
+
+    @property
+    def words(self) -> dict[str, int]:
+        """Each whole run of Latin letters and digits in the fields -> the first field holding it."""
+        if self._words is None:
+            words: dict[str, int] = {}
+            for index in range(len(self.fields) - 1, -1, -1):  # earlier fields overwrite later ones
+                words.update(dict.fromkeys(LATIN_RUN.findall(self.fields[index]), index))
+            self._words = words
+        return self._words
 
     @property
     def title(self) -> str:
