@@ -28,7 +28,7 @@ from .errors import FetchError, ParseError
 from .fetch import USER_AGENT, Fetcher, HostSlots
 from .models import Item, Source, SourceState
 from .normalize import Entry, source_context
-from .prepare import Workers, default_workers
+from .pool import Workers, default_workers
 from .store import SaveResult, Store
 
 log = logging.getLogger(__name__)

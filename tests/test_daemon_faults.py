@@ -14,7 +14,7 @@ from conftest import FeedServer
 from aggregator import config as config_module
 from aggregator import scheduler, webhooks
 from aggregator.errors import StoreError
-from aggregator.prepare import Workers
+from aggregator.pool import Workers
 from aggregator.refresh import FAILED, OK, PollOutcome, fetcher_for
 from aggregator.store import Store
 from aggregator.websub import WebSub

@@ -279,3 +279,38 @@ def test_pruning_the_representative_hands_the_story_to_the_next_item(store: Stor
     assert store.prune(BASE + timedelta(hours=6), max_age=2 * 3600) == 1  # c's copy, first seen first
     assert store.count_stories() == 1
     assert chosen_sources(store, hiring, BASE) == []  # a's item represents the story now
+
+
+def test_a_large_build_matches_in_worker_processes(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Over a store of PARALLEL_BUILD stories or more, the build matches in two worker processes,
+    BATCH stories a job; the rows are what matching here gives."""
+    from aggregator.publish import selection
+
+    monkeypatch.setattr(selection, "PARALLEL_BUILD", 5)
+    monkeypatch.setattr(selection, "BATCH", 3)  # 12 stories: two transactions of two jobs each
+    monkeypatch.setattr(selection, "default_workers", lambda: 2, raising=False)
+    for index, source in enumerate(SOURCES):
+        articles = range(index * 4, index * 4 + 4)
+        store.save_poll(
+            store.source_state(source), [make_item(source, n, False, n % 4, n) for n in articles], BASE
+        )
+    assert store.count_stories() == 12
+    topics = compile_topics(
+        [Topic(id=str(n), title=str(n), any=(word,), none=("招聘",)) for n, word in enumerate(VOCABULARY)]
+        + [Topic(id="q", title="q", query="AI OR Rust")]
+    )
+    started = []
+    real = selection._workers_for
+
+    def spy(stories: int):
+        workers = real(stories)
+        started.append(workers and workers.processes)
+        return workers
+
+    monkeypatch.setattr(selection, "_workers_for", spy)
+    chosen = select(store, topics, 50, BASE)
+    assert started == [2]
+    assert chosen == scan(store, topics, 50, BASE)
+    assert any(chosen[t.topic.id] for t in topics) and not all(chosen[t.topic.id] for t in topics)

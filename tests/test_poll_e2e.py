@@ -237,7 +237,7 @@ def test_many_sources_are_read_by_worker_processes(tmp_path, feed_server, comman
             f"s{n}",
             feed_server.serve(f"/{n}", rss(rss_item(f"urn:{n}", f"Rust 1.{n} 发布", f"https://e.com/{n}"))),
         )
-        for n in range(20)  # more documents than prepare.INLINE_JOBS / 2: the pool starts
+        for n in range(20)  # more documents than pool.INLINE_JOBS / 2: the pool starts
     ]
     config = write_config(tmp_path, sources)
     config.write_text(config.read_text().replace("polling:\n", "polling:\n  workers: 2\n"))

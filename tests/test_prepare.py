@@ -17,7 +17,7 @@ from conftest import Response, wait_for
 from aggregator import prepare
 from aggregator.errors import ParseError
 from aggregator.models import Source
-from aggregator.prepare import Workers
+from aggregator.pool import Workers
 
 SAMPLE = Path(__file__).parent.parent / "config" / "samples"
 SOURCE = Source("oschina", "https://www.oschina.net/news/rss", categories=("资讯",))
@@ -72,7 +72,7 @@ def test_workers_of_a_killed_poll_exit_by_themselves(tmp_path, feed_server) -> N
         return Response(200, RSS, {"Content-Type": "application/rss+xml"})
 
     feed_server.routes["/slow"] = slow
-    # more documents than prepare.INLINE_JOBS / 2, so that the pool starts
+    # more documents than pool.INLINE_JOBS / 2, so that the pool starts
     sources = [f"  - {{id: s{n}, url: '{feed_server.serve(f'/{n}', RSS)}'}}" for n in range(12)]
     sources.append(f"  - {{id: slow, url: '{feed_server.url('/slow')}'}}")
     config = tmp_path / "c.yaml"
