@@ -23,7 +23,7 @@ from aggregator.topics import compile_topic
 ITEMS = {
     "deep": ("百度飞桨发布 2.1 版本", "百度飞桨深度学习平台已凝聚 320 万开发者。"),
     "rust": ("Rust 1.54 released", 'The "quoted" release adds macros: foo(bar) && baz*; see rust-lang.org.'),
-    "wide": ("ＡＩ芯片（ＧＰＵ）出货量", "全角：ＡＩ、ＧＰＵ，“引号”与「括号」"),
+    "wide": ("ＡＩ芯片（ＧＰＵ）出货量", "全角：ＡＩ、ＧＰＵ，“引号”与「括号」🚀火箭"),
     # Every trigram of 深度学习平台 and of abcde, never side by side.
     "apart": ("深度学习 and 学习平台", "abcd, bcde"),
     "operators": ("NEAR AND NOT OR", "a * b ^ c : d {e} (f) -g +h"),
@@ -49,6 +49,7 @@ CASES = {
     "（ＧＰＵ）": ["wide"],
     "“引号”": ["wide"],
     "ＡＩ、": ["wide"],
+    "」🚀火": ["wide"],  # a character beyond the BMP: one character to FTS5 as to Python
     "NEAR AND": ["operators"],
     "NOT": ["operators"],
     "* b ^ c :": ["operators"],

@@ -107,7 +107,8 @@ class SQLite:
     def contains(self, fields: list[str], strings: list[str]) -> tuple[str, list]:
         """A condition on `items` (and its parameters) that every item holding one of `strings`
         (three characters or more each) in one of `fields` (title, text) meets, and some others:
-        callers check the items exactly (Store.candidates, search).
+        callers check the items exactly (search.py the candidates of Store.candidates; search
+        with LIKE).
 
         Indexed items qualify when they hold each trigram of a string, in any order and in
         either field: the index keeps neither positions nor columns (detail=none, schema.py
