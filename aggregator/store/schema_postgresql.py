@@ -297,6 +297,10 @@ _V10_LEASES = [
 # of their own (fastupdate): nothing to do but keep the two lists of migrations in step.
 _V11_SEARCH_BATCHES: list[str] = []
 
+# SQLite's twin makes its FTS5 index anew without positions; pg_trgm's GIN indexes keep none:
+# nothing to do but keep the two lists of migrations in step.
+_V12_SEARCH_TRIGRAMS: list[str] = []
+
 MIGRATIONS: list[list[str]] = [
     _V1,
     _V2_UNCHANGED,
@@ -309,4 +313,5 @@ MIGRATIONS: list[list[str]] = [
     _V9_LOOK_ALIKES,
     _V10_LEASES,
     _V11_SEARCH_BATCHES,
+    _V12_SEARCH_TRIGRAMS,
 ]

@@ -99,34 +99,36 @@ class SQLite:
     def search(self, query: str, limit: int) -> tuple[str, list]:
         """SQL and parameters for Store.search (ids of items containing `query`, newest first).
 
-        The trigram index answers queries of three characters or more (with LIKE over the
-        items still waiting to be indexed); shorter ones (common in Chinese: 开源, 芯片) fall back
-        to a scan, since trigram cannot index them.
+        Queries of three characters or more are narrowed with the trigram index (contains) and
+        then checked with LIKE, since the index only says where the query may be; shorter ones
+        (common in Chinese: 开源, 芯片) are a scan, since trigram cannot index them.
         """
-        if len(query) >= 3:
-            found, params = self.contains(["title", "text"], [query])
-            sql = f"SELECT id FROM items WHERE {found} ORDER BY published DESC LIMIT ?"
-            return sql, [*params, limit]
-        sql = (
-            "SELECT id FROM items WHERE title LIKE ?1 ESCAPE '\\' OR text LIKE ?1 ESCAPE '\\' "
-            "ORDER BY published DESC LIMIT ?2"
-        )
-        return sql, [like_pattern(query), limit]
+        exact = "(title LIKE ? ESCAPE '\\' OR text LIKE ? ESCAPE '\\')"
+        pattern = like_pattern(query)
+        if len(query) < 3:
+            sql = f"SELECT id FROM items WHERE {exact} ORDER BY published DESC LIMIT ?"
+            return sql, [pattern, pattern, limit]
+        found, params = self.contains(["title", "text"], [query])
+        sql = f"SELECT id FROM items WHERE {found} AND {exact} ORDER BY published DESC LIMIT ?"
+        return sql, [*params, pattern, pattern, limit]
 
     def contains(self, fields: list[str], strings: list[str]) -> tuple[str, list]:
-        """A condition on `items` (and its parameters): one of `strings` (three characters or
-        more each) is in one of `fields` (title, text), looked up in the trigram index, and
-        with LIKE in the few items that wait to be indexed (index_pending)."""
-        phrases = " OR ".join(_phrase(s) for s in strings)
+        """A condition on `items` (and its parameters) that every item holding one of `strings`
+        (three characters or more each) in one of `fields` (title, text) meets, and some others:
+        callers check the items exactly (search.py the candidates of Store.candidates; search
+        with LIKE).
+
+        Indexed items qualify when they hold each trigram of a string, in any order and in
+        either field: the index keeps neither positions nor columns (detail=none, schema.py
+        migration 12). The few items waiting to be indexed (index_pending) are read with LIKE.
+        """
         waiting = " OR ".join(f"i.{field} LIKE ? ESCAPE '\\'" for _ in strings for field in fields)
         sql = (
             "items.rowid IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ? "
             "UNION ALL SELECT p.item_rowid FROM items_fts_pending p CROSS JOIN items i ON i.rowid = p.item_rowid "
             f"WHERE {waiting})"
         )
-        return sql, [f"{{{' '.join(fields)}}} : ({phrases})"] + [
-            like_pattern(s) for s in strings for _ in fields
-        ]
+        return sql, [_trigram_query(strings)] + [like_pattern(s) for s in strings for _ in fields]
 
 
 class Connection:
@@ -152,7 +154,22 @@ class Connection:
         self.conn.close()
 
 
-def _phrase(string: str) -> str:
+def _trigram_query(strings: list[str]) -> str:
+    """An FTS5 query for the rows holding every trigram of one of `strings`.
+
+    Without positions (detail=none) FTS5 refuses phrases, and to the trigram tokenizer a string
+    of four characters or more is a phrase of its trigrams (https://sqlite.org/fts5.html, "The
+    Trigram Tokenizer": with detail=none "full-text queries may not contain any tokens longer
+    than 3 unicode characters"). So each trigram is a string of its own, quoted ("" for a
+    quote), so that spaces, operators (AND, NOT, NEAR), and * ^ : ( ) { } - + are its text.
+    """
+    return " OR ".join(
+        "(" + " AND ".join(dict.fromkeys(_quoted(s[at : at + 3]) for at in range(len(s) - 2))) + ")"
+        for s in strings
+    )
+
+
+def _quoted(string: str) -> str:
     return '"' + string.replace('"', '""') + '"'
 
 
