@@ -28,7 +28,7 @@ from ..dedup import Fingerprint, item_id
 from ..errors import LeaseLost, StoreError
 from ..models import Item, Source, SourceState, StoryRules
 from .rows import _chunks, _format_time, _parse_time
-from .stories import StoryIndex
+from .stories import StoryIndex, pack_numbers
 
 if TYPE_CHECKING:
     from .postgresql import PostgreSQL
@@ -595,6 +595,7 @@ class Store(StoryIndex):
             "entry_key": item.key,
             "story_buckets": struct.pack(f"<{len(found.buckets)}q", *found.buckets),
             "story_shingles": found.body,
+            "story_numbers": pack_numbers(found.numbers),
         }
         if story is not None:
             row["story_id"], row["story_similarity"] = story

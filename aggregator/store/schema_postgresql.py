@@ -301,6 +301,12 @@ _V11_SEARCH_BATCHES: list[str] = []
 # nothing to do but keep the two lists of migrations in step.
 _V12_SEARCH_TRIGRAMS: list[str] = []
 
+_V13_TITLE_NUMBERS = [
+    "ALTER TABLE items ADD COLUMN story_numbers text",
+    "DROP INDEX items_look_alike",
+    "CREATE INDEX items_look_alike ON items (id) INCLUDE (story_id, content_hash, published, story_numbers)",
+]
+
 MIGRATIONS: list[list[str]] = [
     _V1,
     _V2_UNCHANGED,
@@ -314,4 +320,5 @@ MIGRATIONS: list[list[str]] = [
     _V10_LEASES,
     _V11_SEARCH_BATCHES,
     _V12_SEARCH_TRIGRAMS,
+    _V13_TITLE_NUMBERS,
 ]

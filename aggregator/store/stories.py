@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..dedup import Fingerprint, fingerprint, similarity, stored_fingerprint, titles_conflict
+from ..dedup.near import numbers_conflict
 from ..models import Carrier, Item, Story, StoryMember
 from .rows import _chunks, _epoch, _format_time, _parse_time
 
@@ -30,6 +31,16 @@ MAX_LOOK_ALIKES = 16
 # its title bands, or body bands), a rewritten one at least one body band that is not crowded.
 BUCKET_ROWS = 24
 FINGERPRINTS = 4096  # stored items' fingerprints kept in memory (_remember): ~40 MB of long articles
+
+
+def pack_numbers(numbers: frozenset[str]) -> str:
+    """A title's numbers (Fingerprint.numbers) as stored in items.story_numbers: space-separated
+    (a number holds none; control characters would not survive the PostgreSQL store's cleaning)."""
+    return " ".join(sorted(numbers))
+
+
+def unpack_numbers(packed: str) -> frozenset[str]:
+    return frozenset(packed.split(" ")) if packed else frozenset()
 
 
 class StoryIndex:
@@ -125,27 +136,34 @@ class StoryIndex:
         if not ids:
             return []
         rows = self.db.execute(
-            "SELECT i.id, i.content_hash, i.story_id, st.published, st.last_published FROM items i "
-            f"JOIN stories st ON st.id = i.story_id WHERE i.id IN ({','.join('?' * len(ids))}) "
+            "SELECT i.id, i.content_hash, i.story_id, st.published, st.last_published, i.story_numbers "
+            f"FROM items i JOIN stories st ON st.id = i.story_id WHERE i.id IN ({','.join('?' * len(ids))}) "
             "ORDER BY i.published, i.id",
             ids,
         ).fetchall()
-        missing = [row[0] for row in rows if (row[0], row[1]) not in self._fingerprints]
+        # Those not in memory are read and remembered, unless their title names other numbers
+        # (a templated series' other issues): similarity would be 0.
+        missing = [
+            row[0]
+            for row in rows
+            if (row[0], row[1]) not in self._fingerprints
+            and (row[5] is None or not numbers_conflict(found.numbers, unpack_numbers(row[5])))
+        ]
         if missing:
-            for stored_id, content_hash, title, shingles, text in self.db.execute(
+            for stored_id, content_hash, title, shingles, text, numbers in self.db.execute(
                 "SELECT id, content_hash, title, story_shingles, "
-                "CASE WHEN story_shingles IS NULL THEN text END FROM items "
+                "CASE WHEN story_shingles IS NULL THEN text END, story_numbers FROM items "
                 f"WHERE id IN ({','.join('?' * len(missing))})",
                 missing,
             ):
-                if titles_conflict(found, title):  # cheap: a templated series' other issues
+                if numbers is None and titles_conflict(found, title):  # stored before story_numbers
                     continue
                 other = (
                     stored_fingerprint(title, shingles) if shingles is not None else fingerprint(title, text)
                 )
                 self._remember(stored_id, content_hash, other)
         out = []
-        for stored_id, content_hash, story, first, last in rows:
+        for stored_id, content_hash, story, first, last, _ in rows:
             other = self._fingerprints.get((stored_id, content_hash))
             if other is not None:
                 self._fingerprints.move_to_end((stored_id, content_hash))
