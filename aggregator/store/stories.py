@@ -33,6 +33,16 @@ BUCKET_ROWS = 24
 FINGERPRINTS = 4096  # stored items' fingerprints kept in memory (_remember): ~40 MB of long articles
 
 
+# What a Story's item is made of (_stories): not the dedup columns, a blob of a kilobyte or more.
+_ITEM_COLUMNS = ", ".join(
+    f"items.{column}"
+    for column in (
+        "id", "url_key", "link", "title", "author", "published", "updated", "content_html", "text",
+        "categories", "thumbnail", "content_hash", "source_id", "entry_key", "story_id",
+    )
+)  # fmt: skip
+
+
 def pack_numbers(numbers: frozenset[str]) -> str:
     """A title's numbers (Fingerprint.numbers) as stored in items.story_numbers: space-separated
     (a number holds none; control characters would not survive the PostgreSQL store's cleaning)."""
@@ -298,8 +308,8 @@ class StoryIndex:
         batches, so callers may stop early.
         """
         select = (
-            "SELECT items.*, stories.published AS story_published, stories.first_seen AS story_first_seen "
-            "FROM stories "
+            f"SELECT {_ITEM_COLUMNS}, stories.published AS story_published, "
+            "stories.first_seen AS story_first_seen FROM stories "
             "JOIN items ON items.id = stories.item_id WHERE {} ORDER BY stories.published DESC, stories.id"
         )
         if ids is not None:
