@@ -59,6 +59,7 @@ class FetchResult:
     headers: dict[str, str]  # lower-cased names
     body: bytes = b""  # decoded from gzip/deflate; empty on 304
     permanent_redirect: str | None = None  # set when every redirect on the way was 301/308
+    holds_document: bool = False  # holds a slot of the fetch's `documents`: release it once the body is read
 
     @property
     def not_modified(self) -> bool:

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 PARENT_CHECK_SECONDS = 1.0
 INLINE_JOBS = 16  # jobs run in the calling process before the pool starts (Workers)
+BACKLOG = 2  # documents waiting for each process at most (Workers.documents)
 
 
 def default_workers() -> int:
@@ -56,6 +57,11 @@ class Workers:
         self.processes = processes
         self.inline = inline
         self._pool: ProcessPoolExecutor | None = None
+        # Fetched documents not yet prepared: one job per process and BACKLOG more each. A poll
+        # fetches with it (Fetcher.fetch), so that when fetching outruns the processes (a first
+        # poll of many sources on a fast network) the bodies, a quarter of a megabyte each, do
+        # not pile up in memory in front of them. Without processes a body is read at once.
+        self.documents = asyncio.Semaphore(processes * (1 + BACKLOG)) if processes else None
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         if not self.processes:

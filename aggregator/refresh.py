@@ -86,41 +86,47 @@ async def refresh(
             last_modified=None if full else state.last_modified,
             # A source on the public internet cannot redirect us into our own network.
             public_only=not await network.on_internal_network(url),
+            documents=workers.documents,
         )
     except FetchError as e:
         return _failed(store, source, state, e, cadence, now, started)
-
-    if result.permanent_redirect and result.permanent_redirect != url:
-        log.warning(
-            "source %s moved permanently to %s",
-            source.id,
-            result.permanent_redirect,
-            extra={"source_id": source.id, "url": result.permanent_redirect},
-        )
-        state.moved_from, state.url = url, result.permanent_redirect
-    state.last_status = result.status
-    body_hash = None if result.not_modified else document_hash(result.body, source, max_items)
-    retrying = fulltext.retries_due(store, source, now)  # entries to read again for their pages
-    same_bytes = body_hash == state.body_hash and not full and not retrying
-    if result.not_modified or same_bytes:
-        if not result.not_modified:  # the same bytes again: keep the validators the server sent now
-            state.etag = result.headers.get("etag")
-            state.last_modified = result.headers.get("last-modified")
-        _succeeded(source, state, cadence, now, result.headers)
-        store.save_state(state)
-        return PollOutcome(source.id, NOT_MODIFIED, seconds=time.monotonic() - started)
-
     try:
-        document = await workers.run(prepare.read, result.body, result.headers, result.url, source, max_items)
-    except ParseError as e:
-        return _failed(store, source, state, e, cadence, now, started)
-    _warn(source, document, result.url)
-    fulltext.give_up_absent(store, source, [entry.key for entry in document.entries])
-    fresh = _fresh(store, source, document, retrying)
-    try:
-        prepared = await workers.run(prepare.prepare, fresh, source, now) if fresh else []
-    except ParseError as e:
-        return _failed(store, source, state, e, cadence, now, started)
+        if result.permanent_redirect and result.permanent_redirect != url:
+            log.warning(
+                "source %s moved permanently to %s",
+                source.id,
+                result.permanent_redirect,
+                extra={"source_id": source.id, "url": result.permanent_redirect},
+            )
+            state.moved_from, state.url = url, result.permanent_redirect
+        state.last_status = result.status
+        body_hash = None if result.not_modified else document_hash(result.body, source, max_items)
+        retrying = fulltext.retries_due(store, source, now)  # entries to read again for their pages
+        same_bytes = body_hash == state.body_hash and not full and not retrying
+        if result.not_modified or same_bytes:
+            if not result.not_modified:  # the same bytes again: keep the validators the server sent now
+                state.etag = result.headers.get("etag")
+                state.last_modified = result.headers.get("last-modified")
+            _succeeded(source, state, cadence, now, result.headers)
+            store.save_state(state)
+            return PollOutcome(source.id, NOT_MODIFIED, seconds=time.monotonic() - started)
+
+        try:
+            document = await workers.run(
+                prepare.read, result.body, result.headers, result.url, source, max_items
+            )
+        except ParseError as e:
+            return _failed(store, source, state, e, cadence, now, started)
+        _warn(source, document, result.url)
+        fulltext.give_up_absent(store, source, [entry.key for entry in document.entries])
+        fresh = _fresh(store, source, document, retrying)
+        try:
+            prepared = await workers.run(prepare.prepare, fresh, source, now) if fresh else []
+        except ParseError as e:
+            return _failed(store, source, state, e, cadence, now, started)
+    finally:
+        if result.holds_document:  # the body is read: another document may be fetched
+            workers.documents.release()
     prepared = await _with_full_text(source, prepared, fetcher, store, now)
     feed = document.feed
     state.etag = result.headers.get("etag")

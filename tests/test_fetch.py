@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import aiohttp
 import pytest
-from conftest import FeedServer, Request, Response
+from conftest import FIXTURES, FeedServer, Request, Response
 
 from aggregator.errors import FetchError
 from aggregator.fetch import USER_AGENT, Fetcher, _connection_error, _Decoder
@@ -325,3 +325,35 @@ KEY = SimpleNamespace(host="example.test", port=443, ssl=True)
 def test_connection_error_mapping(exc, reason):
     err = _connection_error(exc, "https://example.test/feed")
     assert err.reason == reason and "https://example.test/feed" in str(err)
+
+
+def test_a_body_is_read_only_with_a_documents_slot_which_the_caller_then_holds(feed_server):
+    """A 200 returns holding one of `documents`, and the next body waits for the caller to be
+    done with it; a 304, an error and a local file take none."""
+    first, second = feed_server.serve("/one", RSS), feed_server.serve("/two", RSS)
+    feed_server.routes["/same"] = Response(304, b"", {"ETag": '"v1"'})
+    gone = feed_server.url("/gone")
+    feed_server.routes["/gone"] = Response(404, b"no", {})
+
+    async def go() -> None:
+        documents = asyncio.Semaphore(1)
+        async with Fetcher() as f:
+            held = await f.fetch(first, documents=documents)
+            assert held.body == RSS and held.holds_document and documents.locked()
+            waiting = asyncio.ensure_future(f.fetch(second, documents=documents))
+            not_modified = await f.fetch(feed_server.url("/same"), etag='"v1"', documents=documents)
+            assert not_modified.status == 304 and not not_modified.holds_document
+            with pytest.raises(FetchError):
+                await f.fetch(gone, documents=documents)
+            assert not waiting.done()  # its answer's body waits for the slot
+            documents.release()
+            result = await asyncio.wait_for(waiting, 30)
+            assert result.body == RSS and result.holds_document
+            documents.release()
+            assert not documents.locked()
+            local = await f.fetch(
+                str(FIXTURES / "parse" / "identity" / "one_guid_for_all.xml"), documents=documents
+            )
+            assert local.body and not local.holds_document and not documents.locked()
+
+    asyncio.run(go())
