@@ -159,11 +159,11 @@ class Fetcher:
         `url` is http(s), or a file:// URL or absolute path naming a bundled local feed. `accept`
         is the Accept header (feeds preferred by default). `public_only`: connect to public
         addresses only (FetchError "internal" otherwise), the initial URL's and every redirect's.
-        `documents`: a body is read only once one of its slots is free, and an answer with a
-        body (a 200 from a server) returns holding it, for the caller to release when done with
-        the body; a 304 or an error holds none. Waiting for a slot, the request keeps its host's
-        and `concurrency` slots and the socket waits (TCP flow control): fetching slows down to
-        the pace at which bodies are processed instead of piling them up in memory.
+        `documents`: an answer with a body (a 200 from a server) returns holding one of its
+        slots, for the caller to release when done with the body; a 304 or an error holds none.
+        Waiting for the slot (after the deadline: the wait is ours, not the server's), the fetch
+        keeps its host's and `concurrency` slots, so fetching slows to the pace at which bodies
+        are processed instead of piling them up in memory: at most `concurrency` bodies wait.
         """
         scheme = urlsplit(url).scheme.lower()
         if scheme == "file" or (not scheme and os.path.isabs(url)):
@@ -176,17 +176,20 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         host = (urlsplit(url).hostname or "").lower()
-        held: list[asyncio.Semaphore] = []  # `documents`, once _result takes a slot
+        held = False  # one of `documents`
         try:
             # The host's slot first: a fetch waiting for a busy host (whose slots other workers
             # may hold) keeps none of this process's `concurrency` slots from other hosts' fetches.
-            async with self.host_slots.slot(host), self._slots, asyncio.timeout(self.timeout):
-                result = await self._exchange(self._session_for(public_only), url, headers, documents, held)
-                result.holds_document = bool(held)
+            async with self.host_slots.slot(host), self._slots:
+                async with asyncio.timeout(self.timeout):
+                    result = await self._exchange(self._session_for(public_only), url, headers)
+                if documents is not None and not result.not_modified:
+                    await documents.acquire()  # after the deadline: this wait is ours, not the server's
+                    held = result.holds_document = True
                 return result
         except BaseException as error:
-            for slot in held:  # no body for the caller: the slot is not theirs to release
-                slot.release()
+            if held:  # the caller never got the body: the slot is not theirs to release
+                documents.release()
             if isinstance(error, TimeoutError):
                 raise FetchError(
                     "timeout", f"no complete answer from {url} within {self.timeout:g}s"
@@ -198,8 +201,6 @@ class Fetcher:
         session: aiohttp.ClientSession,
         url: str,
         headers: dict[str, str],
-        documents: asyncio.Semaphore | None,
-        held: list[asyncio.Semaphore],
     ) -> FetchResult:
         # Redirects are followed by hand so every target's scheme is checked and we know whether
         # the whole chain was permanent (only then may the stored URL change, RFC 9110 §15.4.2).
@@ -211,7 +212,7 @@ class Fetcher:
                     log.debug("fetch url=%s status=%d", url, resp.status)
                     location = resp.headers.get("Location") if resp.status in _REDIRECT_STATUSES else None
                     if location is None:
-                        result = await self._result(url, resp, documents, held)
+                        result = await self._result(url, resp)
                         break
             except aiohttp.ClientError as exc:
                 raise _connection_error(exc, url) from exc
@@ -232,13 +233,7 @@ class Fetcher:
             raise FetchError("redirect", f"more than {self.max_redirects} redirects from {visited[0]}")
         return target
 
-    async def _result(
-        self,
-        url: str,
-        resp: aiohttp.ClientResponse,
-        documents: asyncio.Semaphore | None,
-        held: list[asyncio.Semaphore],
-    ) -> FetchResult:
+    async def _result(self, url: str, resp: aiohttp.ClientResponse) -> FetchResult:
         headers = _headers(resp)
         if resp.status == 304:
             return FetchResult(url=url, status=304, headers=headers)
@@ -250,9 +245,6 @@ class Fetcher:
                 status=resp.status,
                 retry_after=retry_after,
             )
-        if documents is not None:
-            await documents.acquire()
-            held.append(documents)
         body = await self._read_body(url, resp, headers.pop("content-encoding", "identity"))
         # The body we return is decoded, so the wire length would only mislead.
         headers.pop("content-length", None)

@@ -92,6 +92,12 @@ class Workers:
             self._replace(pool)
             raise WorkerDied("a worker process died (out of memory?)") from None
 
+    def start(self) -> None:
+        """Start the processes now (each imports the pipeline, about a second of CPU) rather
+        than at the first job, which may be inside a transaction."""
+        if self.processes:
+            self.map(int, [0] * self.processes)
+
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
             import multiprocessing

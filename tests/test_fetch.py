@@ -345,7 +345,7 @@ def test_a_body_is_read_only_with_a_documents_slot_which_the_caller_then_holds(f
             assert not_modified.status == 304 and not not_modified.holds_document
             with pytest.raises(FetchError):
                 await f.fetch(gone, documents=documents)
-            assert not waiting.done()  # its answer's body waits for the slot
+            assert not waiting.done()  # its answer is read and waits for the slot
             documents.release()
             result = await asyncio.wait_for(waiting, 30)
             assert result.body == RSS and result.holds_document

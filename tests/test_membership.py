@@ -286,11 +286,12 @@ def test_a_large_build_matches_in_worker_processes(
 ) -> None:
     """Over a store of PARALLEL_BUILD stories or more, the build matches in two worker processes,
     BATCH stories a job; the rows are what matching here gives."""
+    from aggregator import pool
     from aggregator.publish import selection
 
     monkeypatch.setattr(selection, "PARALLEL_BUILD", 5)
     monkeypatch.setattr(selection, "BATCH", 3)  # 12 stories: two transactions of two jobs each
-    monkeypatch.setattr(selection, "default_workers", lambda: 2, raising=False)
+    monkeypatch.setattr(pool, "default_workers", lambda: 2)
     for index, source in enumerate(SOURCES):
         articles = range(index * 4, index * 4 + 4)
         store.save_poll(

@@ -8,8 +8,9 @@ store, instead of matching every story. select() keeps that membership up to dat
    story whenever its items, its carriers or its date change (schema.py), whichever code path
    wrote them: saving a poll, pruning, a representative changing, a member joining.
 2. Rules not kept yet (a new topic, or a topic whose rules changed and so have a new digest) are
-   built from every stored story, newest first, BATCH stories per transaction; a story that
-   changes meanwhile is queued, and step 3 evaluates it again.
+   built from every stored story, newest first, BATCH stories per transaction (per worker
+   process, over a large store); a story that changes meanwhile is queued, and step 3 evaluates
+   it again.
 3. In one transaction, the queue is emptied again, the rows are read and the stories loaded: the
    result is what scan() (the plain scan of every story, kept as the reference and the fallback)
    gives at that moment.
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 200  # stories evaluated per write transaction (per worker process): others wait for one batch at most
 PARALLEL_BUILD = 5000  # stored stories from which a membership build uses worker processes
+BUILD_PROCESSES = 4  # at most: each takes BATCH stories of a transaction, which holds the write lock
 ATTEMPTS = 3  # membership reads tried before scanning (another process kept dropping our rules)
 # Topics rendered and written together: their 60 files are about one round of
 # atomic.replace_files, and all that a publish holds in memory at once, however many topics.
@@ -261,12 +263,21 @@ def _reevaluate(store: Store, membership: Membership, kept: dict[int, CompiledTo
 
 
 def _workers_for(stories: int) -> Workers | None:
-    """Worker processes to build membership over `stories` stories with: none below
+    """Worker processes to build membership over `stories` stories with, started: none below
     PARALLEL_BUILD (starting them costs about a second of CPU) or on a single core."""
-    from ..pool import Workers, default_workers  # loads multiprocessing: only for a large build
+    from ..pool import WorkerDied, Workers, default_workers  # loads multiprocessing: only for a large build
 
-    processes = default_workers() if stories >= PARALLEL_BUILD else 0
-    return Workers(processes, inline=0) if processes else None
+    processes = min(default_workers(), BUILD_PROCESSES) if stories >= PARALLEL_BUILD else 0
+    if not processes:
+        return None
+    workers = Workers(processes, inline=0)
+    try:
+        workers.start()  # before the first transaction: starting them takes a second or so
+    except WorkerDied as error:
+        log.warning("matching stories here: %s", error)
+        workers.close()
+        return None
+    return workers
 
 
 def _evaluate_shares(
