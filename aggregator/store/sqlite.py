@@ -53,6 +53,9 @@ class SQLite:
         # (40 MB of WAL), a page saved again meanwhile is copied once. The page cache (2 MB by
         # default) holds the index's hot pages: 32 MB, used only as the database grows.
         db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
+        # A checkpoint cuts the WAL file back to that size: a large transaction (a migration
+        # rebuilding an index) would otherwise leave a WAL file of its size on disk for good.
+        db.execute(f"PRAGMA journal_size_limit = {CHECKPOINT_PAGES * 4096}")
         db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         return db
 
