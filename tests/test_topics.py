@@ -7,7 +7,7 @@ import unicodedata
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from aggregator.errors import ConfigError
@@ -302,3 +302,55 @@ def test_keyword_shortcuts_agree_with_the_boundary_regex(
     text = prepared.FoldedStory(story, prepared.SEP.join(fold("".join(f)) for f in fields), chinese=False)
     found = keyword.pattern.search(text.joined)
     assert keyword.field_found(text) == (None if found is None else text.field_of(found.start()))
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("GPT-?\\d", ("gpt",)),  # lowercased: the text it is searched in is casefolded
+        ("cve-\\d{4}-\\d{4,5}", ("cve-",)),
+        ("gpu|nvidia|昇腾", ("gpu", "nvidia", "昇腾")),
+        ("(?:open)+ ?source", ("source",)),  # the longest of the parts every match holds
+        ("开源|open[- ]?source", ("source", "开源")),
+        ("llms?", ("llm",)),
+        ("é+tude", ("tude",)),  # a cased non-ASCII letter matches others: no needle holds it
+        ("x*|y", None),  # a branch that may match nothing names nothing
+        ("\\d+", None),
+    ],
+)
+def test_regex_needles(source: str, expected: tuple[str, ...] | None) -> None:
+    """The strings every match of a regex keyword holds, tested with `in` before the regex runs."""
+    import re
+
+    from aggregator.topics.literals import needles
+
+    assert needles(re.compile(source, re.IGNORECASE)) == expected
+
+
+# Pattern atoms and text characters chosen for case folding's traps: ı (DOTLESS I) survives
+# folding and matches "i"; K (KELVIN SIGN), ſ (LONG S), İ and ß fold to other letters.
+_ATOMS = st.sampled_from(
+    ["a", "i", "I", "K", "s", "S", "ß", "é", "É", "大", "ı", "İ", "\\d", "[ab]", ".", "x?", "(?:ab|ı)",
+     "(?:K|é)+", "(?-i:B)", "(?:s|大)"]
+)  # fmt: skip
+_CHARS = st.sampled_from(
+    ["a", "b", "i", "I", "ı", "İ", "k", "K", "\u212a", "s", "S", "ſ", "ß", "é", "É", "大", "1", "x", " "]
+)
+
+
+@settings(max_examples=500)
+@example([["i"]], [["ı"], []])  # the one letter folding leaves that an ASCII letter matches
+@given(
+    st.lists(st.lists(_ATOMS, min_size=1, max_size=4), min_size=1, max_size=3),
+    st.lists(st.lists(_CHARS, max_size=10), min_size=2, max_size=3),
+)
+def test_regex_needles_never_hide_a_match(branches: list[list[str]], fields: list[list[str]]) -> None:
+    """A regex keyword skipped because its needles are absent must be one that finds nothing."""
+    from aggregator.topics.keywords import Regex, compile_regex
+
+    pattern = compile_regex("|".join("".join(branch) for branch in branches), chinese=False)
+    regex = Regex(pattern.pattern, pattern)
+    story = make_story("t", "", ())
+    text = prepared.FoldedStory(story, prepared.SEP.join(fold("".join(f)) for f in fields), chinese=False)
+    expected = next((index for index, field in enumerate(text.fields) if pattern.search(field)), None)
+    assert regex.field_found(text) == expected

@@ -60,7 +60,8 @@ Speed: publishing matches every story against every topic, so a story is prepare
 (PreparedStory): its title, text and categories are folded once (one fold() of the fields joined),
 and converted to simplified Chinese once, however many topics look at it. Each plain keyword is
 first looked for as a plain substring, which rejects most stories in about a microsecond, and only
-then searched with its boundary regex. Measured on 5 KB of Chinese text and 10 keywords, one
+then searched with its boundary regex; a `/.../` keyword runs only on a text holding one of the
+strings every match of it contains (topics/literals.py). Measured on 5 KB of Chinese text and 10 keywords, one
 alternation regex of all the keywords took 300 µs to find nothing (Python's regex engine tries
 every branch at every character), the substring-then-regex loop 15 µs. Folding 5 KB of Chinese
 takes about 40 µs, converting it to simplified Chinese 17 µs (50 µs when it is traditional); ASCII

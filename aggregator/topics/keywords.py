@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from ..errors import ConfigError
 from ..folding import fold, simplify
 from ..models import regex_keyword
+from . import literals
 from .prepared import IS_LATIN, LATIN, LATIN_RUN, SEP, FoldedStory, field_name
 
 
@@ -65,15 +66,19 @@ class Plain:
 
 
 class Regex:
-    """A `/.../` keyword, searched field by field so it cannot match across two."""
+    """A `/.../` keyword, searched field by field so it cannot match across two; only in texts
+    holding one of its needles (literals.py), when it has some."""
 
-    __slots__ = ("keyword", "pattern")
+    __slots__ = ("keyword", "needles", "pattern")
 
     def __init__(self, keyword: str, pattern: re.Pattern[str]) -> None:
         self.keyword = keyword
         self.pattern = pattern
+        self.needles = literals.needles(pattern)
 
     def field_found(self, text: FoldedStory) -> int | None:
+        if self.needles and not any(needle in text.joined for needle in self.needles) and text.needles_hold:
+            return None
         for index, field in enumerate(text.fields):
             if self.pattern.search(field):
                 return index

@@ -9,6 +9,7 @@ from bisect import bisect_right
 
 from ..folding import fold, simplify
 from ..models import Story
+from . import literals
 
 # Joins a story's fields before folding, so folding is one call and one string is searched. It is
 # neither a Latin character nor whitespace, so no plain keyword matches across it. OpenCC passes
@@ -37,6 +38,7 @@ class FoldedStory:
         "_category_keys",
         "_fields",
         "_links",
+        "_needles_hold",
         "_starts",
         "_words",
         "chinese",
@@ -54,6 +56,7 @@ class FoldedStory:
         self._author: str | None = None
         self._links: list[str] | None = None
         self._words: dict[str, int] | None = None
+        self._needles_hold: bool | None = None
 
     def _fold(self, text: str) -> str:
         folded = fold(text)
@@ -75,6 +78,13 @@ class FoldedStory:
                 words.update(dict.fromkeys(LATIN_RUN.findall(self.fields[index]), index))
             self._words = words
         return self._words
+
+    @property
+    def needles_hold(self) -> bool:
+        """Whether a regex keyword's needles (literals.py) tell when it cannot match this text."""
+        if self._needles_hold is None:
+            self._needles_hold = literals.UNSAFE not in self.joined
+        return self._needles_hold
 
     @property
     def title(self) -> str:
