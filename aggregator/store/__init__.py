@@ -134,6 +134,12 @@ class Store(StoryIndex):
         """
         migrations = self.engine.migrations
         version = self.engine.version(self.db)
+        if version and version < len(migrations):
+            # Some rebuild an index (12: the search index, some 2 s per 10,000 items): say why
+            # opening takes long, and why other processes wait for the write lock meanwhile.
+            log.warning(
+                "upgrading database %s from schema version %d to %d", self.path, version, len(migrations)
+            )
         while version != len(migrations):
             if version > len(migrations):
                 raise StoreError(
