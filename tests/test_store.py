@@ -13,6 +13,7 @@ from aggregator.errors import StoreError
 from aggregator.models import Item, Source
 from aggregator.store import Store, schema
 from aggregator.store import sqlite as sqlite_engine
+from aggregator.store.rows import CHUNK, _execute_in, _in_chunks, _select_in
 
 NOW = datetime(2021, 7, 6, 8, 0, tzinfo=UTC)
 
@@ -253,6 +254,33 @@ def test_old_tombstones_are_forgotten(store):
     store.prune(NOW + timedelta(days=91), max_age=90 * 86400)
     store.prune(NOW + timedelta(days=91 + 91), max_age=90 * 86400)
     assert store.db.execute("SELECT count(*) FROM tombstones").fetchone()[0] == 0
+
+
+def test_a_long_in_list_is_run_chunk_by_chunk_and_every_row_counts(store):
+    """_select_in and _execute_in run `IN ({marks})` once per CHUNK values (SQLite's cap on bound
+    parameters), with the other parameters where the statement names them, and miss no row."""
+    paths = [f"public/topic-{n:04}" for n in range(2 * CHUNK + 7)]  # three chunks, the last short
+    with store._transaction():
+        store.db.conn.executemany(
+            "INSERT INTO published_feeds (path, fingerprint) VALUES (?, ?)", [(p, p[-1]) for p in paths]
+        )
+    sql = "SELECT path FROM published_feeds WHERE fingerprint != ? AND path IN ({marks}) AND path != ? ORDER BY path"
+    assert [len(params) for _, params in _in_chunks(sql, paths, ["9"], [paths[3]])] == [502, 502, 9]
+    found = [row[0] for row in _select_in(store.db, sql, paths, before=["9"], after=[paths[3]])]
+    assert found == [p for p in paths if not p.endswith("9") and p != paths[3]]  # in order, chunk after chunk
+    # A list named twice (a UNION) takes the other parameters and the chunk once per {marks}.
+    union = (
+        "SELECT path FROM published_feeds WHERE fingerprint = ? AND path IN ({marks}) "
+        "UNION SELECT path FROM published_feeds WHERE fingerprint = ? AND path IN ({marks})"
+    )
+    assert sorted(row[0] for row in _select_in(store.db, union, paths, before=["0"])) == paths[::10]
+    with store._transaction():
+        assert (
+            _execute_in(store.db, "DELETE FROM published_feeds WHERE path IN ({marks})", paths[2:])
+            == len(paths) - 2
+        )
+    assert [row[0] for row in store.db.execute("SELECT path FROM published_feeds ORDER BY path")] == paths[:2]
+    assert list(_select_in(store.db, sql, [], before=["9"], after=[""])) == []  # no values, no statement
 
 
 def test_a_poll_started_before_a_reload_does_not_write_back_the_old_url(store):

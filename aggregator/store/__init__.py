@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..dedup import Fingerprint, item_id
 from ..errors import LeaseLost, StoreError
 from ..models import Item, Source, SourceState, StoryRules
-from .rows import _chunks, _format_time, _parse_time
+from .rows import _execute_in, _format_time, _in_chunks, _parse_time, _select_in
 from .stories import StoryIndex, pack_numbers
 
 if TYPE_CHECKING:
@@ -201,21 +201,18 @@ class Store(StoryIndex):
                     for source_id, (_, _, retired) in known.items()
                     if not retired and source_id not in configured
                 ]
-                for chunk in _chunks(dropped, 500):
-                    marks = ",".join("?" * len(chunk))
-                    self.db.execute(f"UPDATE sources SET retired = 1 WHERE id IN ({marks})", chunk)
+                _execute_in(self.db, "UPDATE sources SET retired = 1 WHERE id IN ({marks})", dropped)
 
     def due_sources(self, now: datetime, source_ids: list[str], limit: int) -> list[str]:
         """Ids among `source_ids` whose next check has come, most overdue first (never polled
         before all); sources that answered 410 Gone are left out."""
-        due: list[tuple[str, str]] = []
-        for chunk in _chunks(source_ids, 500):
-            marks = ",".join("?" * len(chunk))
-            due += self.db.execute(
-                f"SELECT coalesce(next_check_at, ''), id FROM sources WHERE id IN ({marks}) AND gone = 0 "
-                "AND (next_check_at IS NULL OR next_check_at <= ?)",
-                [*chunk, _format_time(now)],
-            ).fetchall()
+        due = _select_in(
+            self.db,
+            "SELECT coalesce(next_check_at, ''), id FROM sources WHERE id IN ({marks}) AND gone = 0 "
+            "AND (next_check_at IS NULL OR next_check_at <= ?)",
+            source_ids,
+            after=[_format_time(now)],
+        )
         return [source_id for _, source_id in sorted(due)[:limit]]
 
     def source_state(self, source_id: str) -> SourceState:
@@ -224,11 +221,8 @@ class Store(StoryIndex):
     def source_states(self, source_ids: list[str]) -> list[SourceState]:
         """The stored state of each source, in the order given (a blank state for unknown ids)."""
         rows: dict[str, dict] = {}
-        for chunk in _chunks(source_ids, 500):
-            marks = ",".join("?" * len(chunk))
-            rows.update(
-                (r["id"], r) for r in self.db.query(f"SELECT * FROM sources WHERE id IN ({marks})", chunk)
-            )
+        for sql, params in _in_chunks("SELECT * FROM sources WHERE id IN ({marks})", source_ids):
+            rows.update((r["id"], r) for r in self.db.query(sql, params))
         return [_state(rows[sid]) if sid in rows else SourceState(sid) for sid in source_ids]
 
     def items_seen_since(self, since: datetime) -> dict[str, int]:
@@ -410,14 +404,14 @@ class Store(StoryIndex):
         """The keys of those (key, raw hash) pairs that this source's stored carriers hold as they are."""
         wanted = dict(entries)
         same: set[str] = set()
-        for chunk in _chunks(list(wanted), 500):
-            marks = ",".join("?" * len(chunk))
-            for key, raw_hash in self.db.execute(
-                f"SELECT key, raw_hash FROM item_sources WHERE source_id = ? AND key IN ({marks})",
-                [source_id, *chunk],
-            ):
-                if raw_hash == wanted[key]:
-                    same.add(key)
+        for key, raw_hash in _select_in(
+            self.db,
+            "SELECT key, raw_hash FROM item_sources WHERE source_id = ? AND key IN ({marks})",
+            wanted,
+            before=[source_id],
+        ):
+            if raw_hash == wanted[key]:
+                same.add(key)
         return same
 
     def unpublished(self) -> dict[str, int]:
@@ -449,20 +443,19 @@ class Store(StoryIndex):
         by_url = {item.url_key: item.key for item in items if item.url_key}
         buried: set[str] = set()
         hits: list[tuple[str, str]] = []
-        for chunk in _chunks(list(keys), 500):
-            marks = ",".join("?" * len(chunk))
-            for key in self.db.execute(
-                f"SELECT key FROM tombstones WHERE source_id = ? AND key IN ({marks})", [source_id, *chunk]
-            ):
-                buried.add(key[0])
-                hits.append((source_id, key[0]))
-        for chunk in _chunks(list(by_url), 500):
-            marks = ",".join("?" * len(chunk))
-            for tomb_source, tomb_key, url_key in self.db.execute(
-                f"SELECT source_id, key, url_key FROM tombstones WHERE url_key IN ({marks})", chunk
-            ):
-                buried.add(by_url[url_key])
-                hits.append((tomb_source, tomb_key))
+        for key in _select_in(
+            self.db,
+            "SELECT key FROM tombstones WHERE source_id = ? AND key IN ({marks})",
+            keys,
+            before=[source_id],
+        ):
+            buried.add(key[0])
+            hits.append((source_id, key[0]))
+        for tomb_source, tomb_key, url_key in _select_in(
+            self.db, "SELECT source_id, key, url_key FROM tombstones WHERE url_key IN ({marks})", by_url
+        ):
+            buried.add(by_url[url_key])
+            hits.append((tomb_source, tomb_key))
         day_ago = _format_time(now - timedelta(days=1))
         for tomb_source, tomb_key in hits:
             self.db.execute(
@@ -490,22 +483,21 @@ class Store(StoryIndex):
         ids = list(dict.fromkeys(ids))
         stamp = _format_time(now)
         forget_before = _format_time(now - timedelta(seconds=max(max_age, 30 * 86400)))
-        stories: set[str] = set()  # stories that lose items: a new representative, or none left
         try:
             with self._transaction():
-                for chunk in _chunks(ids, 500):
-                    marks = ",".join("?" * len(chunk))
-                    stories |= self._unindex_stories(chunk)
-                    self.db.execute(
-                        "INSERT INTO tombstones (source_id, key, url_key, pruned_at, last_seen) "
-                        "SELECT s.source_id, s.key, i.url_key, ?, ? FROM item_sources s "
-                        f"JOIN items i ON i.id = s.item_id WHERE s.item_id IN ({marks}) "
-                        "ON CONFLICT (source_id, key) DO UPDATE SET url_key = excluded.url_key, "
-                        "pruned_at = excluded.pruned_at, last_seen = excluded.last_seen",
-                        [stamp, stamp, *chunk],
-                    )
-                    self.db.execute(f"DELETE FROM item_sources WHERE item_id IN ({marks})", chunk)
-                    self.db.execute(f"DELETE FROM items WHERE id IN ({marks})", chunk)
+                stories = self._unindex_stories(ids)  # they lose items: a new representative, or none left
+                _execute_in(
+                    self.db,
+                    "INSERT INTO tombstones (source_id, key, url_key, pruned_at, last_seen) "
+                    "SELECT s.source_id, s.key, i.url_key, ?, ? FROM item_sources s "
+                    "JOIN items i ON i.id = s.item_id WHERE s.item_id IN ({marks}) "
+                    "ON CONFLICT (source_id, key) DO UPDATE SET url_key = excluded.url_key, "
+                    "pruned_at = excluded.pruned_at, last_seen = excluded.last_seen",
+                    ids,
+                    before=[stamp, stamp],
+                )
+                _execute_in(self.db, "DELETE FROM item_sources WHERE item_id IN ({marks})", ids)
+                _execute_in(self.db, "DELETE FROM items WHERE id IN ({marks})", ids)
                 for story_id in stories:
                     self._refresh_story(story_id)
                 self.db.execute("DELETE FROM tombstones WHERE last_seen < ?", [forget_before])
@@ -518,54 +510,44 @@ class Store(StoryIndex):
     def _known_keys(self, source_id: str, keys: list[str]) -> dict[str, _Known]:
         """entry key -> what is stored of it, for the keys this source already carries."""
         found: dict[str, _Known] = {}
-        for chunk in _chunks(keys, 500):
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(
-                "SELECT s.key, i.id, i.content_hash, i.source_id, i.entry_key, s.raw_hash FROM item_sources s "
-                f"JOIN items i ON i.id = s.item_id WHERE s.source_id = ? AND s.key IN ({marks})",
-                [source_id, *chunk],
-            )
-            for key, stored_id, content_hash, owner_source, owner_key, raw_hash in rows:
-                found[key] = _Known(stored_id, content_hash, (owner_source, owner_key), raw_hash)
+        rows = _select_in(
+            self.db,
+            "SELECT s.key, i.id, i.content_hash, i.source_id, i.entry_key, s.raw_hash FROM item_sources s "
+            "JOIN items i ON i.id = s.item_id WHERE s.source_id = ? AND s.key IN ({marks})",
+            keys,
+            before=[source_id],
+        )
+        for key, stored_id, content_hash, owner_source, owner_key, raw_hash in rows:
+            found[key] = _Known(stored_id, content_hash, (owner_source, owner_key), raw_hash)
         return found
 
     def _known_urls(self, url_keys: list[str | None]) -> dict[str, tuple[str, tuple]]:
         """canonical URL -> (item id, rank of the stored version) for URLs already stored."""
         found: dict[str, tuple[str, tuple]] = {}
-        for chunk in _chunks([u for u in url_keys if u], 500):
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(
-                "SELECT url_key, id, published, length(content_html), source_id "
-                f"FROM items WHERE url_key IN ({marks})",
-                chunk,
-            )
-            for url_key, stored_id, published, length, source_id in rows:
-                found.setdefault(url_key, (stored_id, (published, -length, source_id)))
+        rows = _select_in(
+            self.db,
+            "SELECT url_key, id, published, length(content_html), source_id FROM items WHERE url_key IN ({marks})",
+            [u for u in url_keys if u],
+        )
+        for url_key, stored_id, published, length, source_id in rows:
+            found.setdefault(url_key, (stored_id, (published, -length, source_id)))
         return found
 
     def _items_stored(self, ids: list[str]) -> set[str]:
         """Those of `ids` that are stored items."""
-        found: set[str] = set()
-        for chunk in _chunks(ids, 500):
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                row[0] for row in self.db.execute(f"SELECT id FROM items WHERE id IN ({marks})", chunk)
-            )
-        return found
+        return {row[0] for row in _select_in(self.db, "SELECT id FROM items WHERE id IN ({marks})", ids)}
 
     def _carried(self, source_id: str, ids: list[str]) -> set[str]:
         """Those of the item `ids` that this source carries already."""
-        found: set[str] = set()
-        for chunk in _chunks(ids, 500):
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                row[0]
-                for row in self.db.execute(
-                    f"SELECT item_id FROM item_sources WHERE source_id = ? AND item_id IN ({marks})",
-                    [source_id, *chunk],
-                )
+        return {
+            row[0]
+            for row in _select_in(
+                self.db,
+                "SELECT item_id FROM item_sources WHERE source_id = ? AND item_id IN ({marks})",
+                ids,
+                before=[source_id],
             )
-        return found
+        }
 
     def _rewrite_item(self, stored_id: str, item: Item, found: Fingerprint | None) -> None:
         """Write a stored item's newer version over it; it stays in its story, re-indexed."""

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from ..models import FullText, Item
 from . import Store
-from .rows import _chunks, _format_time, _parse_time
+from .rows import _format_time, _in_chunks, _parse_time, _select_in
 
 _COLUMNS = ("key", "link", "status", "attempts", "tried_at", "content_html", "text", "error", "next_try_at")
 
@@ -19,11 +19,8 @@ _COLUMNS = ("key", "link", "status", "attempts", "tried_at", "content_html", "te
 def load(store: Store, source_id: str, keys: list[str]) -> dict[str, FullText]:
     """entry key -> its stored outcome, for the keys of `source_id` that have one."""
     found: dict[str, FullText] = {}
-    for chunk in _chunks(keys, 500):
-        marks = ",".join("?" * len(chunk))
-        found.update(
-            (r.key, r) for r in _select(store, f"source_id = ? AND key IN ({marks})", [source_id, *chunk])
-        )
+    for where, params in _in_chunks("source_id = ? AND key IN ({marks})", keys, before=[source_id]):
+        found.update((r.key, r) for r in _select(store, where, params))
     return found
 
 
@@ -66,27 +63,25 @@ def stored(store: Store, source_id: str, items: list[Item]) -> set[str]:
     source under their key, or stored (or pruned) under their canonical URL by any source."""
     keys = [item.key for item in items]
     by_url = {item.url_key: item.key for item in items if item.url_key}
-    found: set[str] = set()
-    for chunk in _chunks(keys, 500):
-        marks = ",".join("?" * len(chunk))
-        found.update(
-            row[0]
-            for row in store.db.execute(
-                f"SELECT key FROM item_sources WHERE source_id = ? AND key IN ({marks}) "
-                f"UNION SELECT key FROM tombstones WHERE source_id = ? AND key IN ({marks})",
-                [source_id, *chunk, source_id, *chunk],
-            )
+    found = {
+        row[0]
+        for row in _select_in(
+            store.db,
+            "SELECT key FROM item_sources WHERE source_id = ? AND key IN ({marks}) "
+            "UNION SELECT key FROM tombstones WHERE source_id = ? AND key IN ({marks})",
+            keys,
+            before=[source_id],
         )
-    for chunk in _chunks(list(by_url), 500):
-        marks = ",".join("?" * len(chunk))
-        found.update(
-            by_url[row[0]]
-            for row in store.db.execute(
-                f"SELECT url_key FROM items WHERE url_key IN ({marks}) "
-                f"UNION SELECT url_key FROM tombstones WHERE url_key IN ({marks})",
-                chunk + chunk,
-            )
+    }
+    found.update(
+        by_url[row[0]]
+        for row in _select_in(
+            store.db,
+            "SELECT url_key FROM items WHERE url_key IN ({marks}) "
+            "UNION SELECT url_key FROM tombstones WHERE url_key IN ({marks})",
+            by_url,
         )
+    )
     return found
 
 

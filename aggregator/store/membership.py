@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from . import Store
-from .rows import _chunks, _format_time
+from .rows import _execute_in, _format_time
 
 
 @dataclass(frozen=True)
@@ -111,10 +111,8 @@ class Membership:
     def decide(self, story_ids: list[str], rows: list[tuple[int, str]]) -> None:
         """Replace every rules set's rows for these stories by `rows` (see add()), and take the
         stories off the queue."""
-        for chunk in _chunks(story_ids, 500):
-            marks = ",".join("?" * len(chunk))
-            self.db.execute(f"DELETE FROM topic_stories WHERE story_id IN ({marks})", chunk)
-            self.db.execute(f"DELETE FROM topic_stale WHERE story_id IN ({marks})", chunk)
+        _execute_in(self.db, "DELETE FROM topic_stories WHERE story_id IN ({marks})", story_ids)
+        _execute_in(self.db, "DELETE FROM topic_stale WHERE story_id IN ({marks})", story_ids)
         self.add(rows)
 
     def newest(self, rules_id: int, since: datetime | None, limit: int) -> list[str]:

@@ -7,7 +7,7 @@ incremental publish renders only the topics whose feeds would say something new.
 from __future__ import annotations
 
 from . import Store
-from .rows import _chunks
+from .rows import _select_in
 
 
 class PublishedFeeds:
@@ -19,15 +19,11 @@ class PublishedFeeds:
 
     def fingerprints(self, paths: list[str]) -> dict[str, str]:
         """path -> the fingerprint recorded for it, for the paths that have one."""
-        found: dict[str, str] = {}
-        for chunk in _chunks(paths, 500):
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                self.db.execute(
-                    f"SELECT path, fingerprint FROM published_feeds WHERE path IN ({marks})", chunk
-                )
+        return dict(
+            _select_in(
+                self.db, "SELECT path, fingerprint FROM published_feeds WHERE path IN ({marks})", paths
             )
-        return found
+        )
 
     def record(self, fingerprints: dict[str, str]) -> None:
         """Remember that the files at these paths were written from feeds with these fingerprints."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ..dedup import Fingerprint, fingerprint, similarity, stored_fingerprint, titles_conflict
 from ..dedup.near import numbers_conflict
 from ..models import Carrier, Item, Story, StoryMember
-from .rows import _chunks, _epoch, _format_time, _parse_time
+from .rows import _epoch, _format_time, _in_chunks, _parse_time, _select_in
 
 if TYPE_CHECKING:
     from collections import OrderedDict
@@ -210,27 +210,25 @@ class StoryIndex:
 
     def _unindex_stories(self, ids: list[str]) -> set[str]:
         """Remove these items' index entries; return the ids of their stories."""
-        marks = ",".join("?" * len(ids))
         stories: set[str] = set()
-        for stored_id, story_id, packed in self.db.execute(
-            f"SELECT id, story_id, story_buckets FROM items WHERE id IN ({marks})", ids
-        ).fetchall():
-            stories.add(story_id)
-            buckets = struct.unpack(f"<{len(packed or b'') // 8}q", packed or b"")
-            self.db.conn.executemany(
-                "DELETE FROM story_bands WHERE bucket = ? AND item_id = ?",
-                [(bucket, stored_id) for bucket in buckets],
-            )
+        for sql, params in _in_chunks(
+            "SELECT id, story_id, story_buckets FROM items WHERE id IN ({marks})", ids
+        ):
+            for stored_id, story_id, packed in self.db.execute(sql, params).fetchall():
+                stories.add(story_id)
+                buckets = struct.unpack(f"<{len(packed or b'') // 8}q", packed or b"")
+                self.db.conn.executemany(
+                    "DELETE FROM story_bands WHERE bucket = ? AND item_id = ?",
+                    [(bucket, stored_id) for bucket in buckets],
+                )
         return stories
 
     def _refresh_stories(self, ids: set[str]) -> None:
         """Bring up to date the stories of these items (members, carriers, representative)."""
-        stories: set[str] = set()
-        for chunk in _chunks(sorted(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            stories.update(
-                row[0] for row in self.db.execute(f"SELECT story_id FROM items WHERE id IN ({marks})", chunk)
-            )
+        stories = {
+            row[0]
+            for row in _select_in(self.db, "SELECT story_id FROM items WHERE id IN ({marks})", sorted(ids))
+        }
         for story_id in sorted(stories):
             self._refresh_story(story_id)
 
@@ -314,17 +312,12 @@ class StoryIndex:
         )
         if ids is not None:
             done: set[str] = set()
-            for chunk in _chunks(list(dict.fromkeys(ids)), 500):
-                marks = ",".join("?" * len(chunk))
-                wanted = [
-                    row[0]
-                    for row in self.db.execute(
-                        f"SELECT story_id FROM items WHERE id IN ({marks}) "
-                        f"UNION SELECT id FROM stories WHERE id IN ({marks})",
-                        chunk + chunk,
-                    )
-                    if row[0] not in done
-                ]
+            # Chunk by chunk: a chunk's stories are yielded before the next chunk is looked up.
+            for sql, params in _in_chunks(
+                "SELECT story_id FROM items WHERE id IN ({marks}) UNION SELECT id FROM stories WHERE id IN ({marks})",
+                dict.fromkeys(ids),
+            ):
+                wanted = [row[0] for row in self.db.execute(sql, params) if row[0] not in done]
                 done.update(wanted)
                 if wanted:
                     where = f"stories.id IN ({','.join('?' * len(wanted))}) AND stories.sources >= ?"

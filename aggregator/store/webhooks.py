@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import Store
-from .rows import _chunks, _format_time, _parse_time
+from .rows import _format_time, _parse_time, _select_in
 
 PENDING, DELIVERED, FAILED, DROPPED = "pending", "delivered", "failed", "dropped"
 
@@ -72,16 +72,15 @@ def new_backlogs(store: Store) -> tuple[list[str], set[str]]:
 
 def unannounced(store: Store, topic_id: str, story_ids: list[str]) -> set[str]:
     """Those of `story_ids` that were neither announced to `topic_id` nor passed over."""
-    done: set[str] = set()
-    for chunk in _chunks(story_ids, 500):
-        marks = ",".join("?" * len(chunk))
-        done.update(
-            row[0]
-            for row in store.db.execute(
-                f"SELECT story_id FROM webhook_announced WHERE topic_id = ? AND story_id IN ({marks})",
-                [topic_id, *chunk],
-            )
+    done = {
+        row[0]
+        for row in _select_in(
+            store.db,
+            "SELECT story_id FROM webhook_announced WHERE topic_id = ? AND story_id IN ({marks})",
+            story_ids,
+            before=[topic_id],
         )
+    }
     return set(story_ids) - done
 
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 
 from . import Store
-from .rows import _chunks, _format_time, _parse_time
+from .rows import _format_time, _in_chunks, _parse_time
 
 # Subscription states, in the order a subscription usually goes through them.
 PENDING = "pending"  # a subscribe request is due, or sent and not yet verified by the hub
@@ -62,9 +62,10 @@ def subscriptions(store: Store, source_ids: list[str] | None = None) -> list[Sub
     if source_ids is None:
         return _select(store, f"ORDER BY {store.engine.row_order}", [])
     found: list[Subscription] = []
-    for chunk in _chunks(source_ids, 500):
-        marks = ",".join("?" * len(chunk))
-        found += _select(store, f"WHERE source_id IN ({marks}) ORDER BY {store.engine.row_order}", chunk)
+    for where, params in _in_chunks(
+        f"WHERE source_id IN ({{marks}}) ORDER BY {store.engine.row_order}", source_ids
+    ):
+        found += _select(store, where, params)
     return found
 
 
