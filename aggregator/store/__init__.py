@@ -7,7 +7,9 @@ starting a write transaction, the schema's migrations (schema.py, schema_postgre
 where their count is kept, explaining errors, and full-text search.
 
 The interface is small on purpose (load source state, save a poll in one transaction, list
-stories newest first).
+stories newest first). Store holds the items and the schema; its other parts are mixed into it,
+one module each: sources.py (the sources table), stories.py (story grouping), search.py
+(lookups by string).
 """
 
 from __future__ import annotations
@@ -25,14 +27,29 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from ..dedup import Fingerprint, item_id
-from ..errors import LeaseLost, StoreError
-from ..models import Item, Source, SourceState, StoryRules
-from .rows import _execute_in, _format_time, _in_chunks, _parse_time, _select_in
+from ..errors import StoreError
+from ..models import Item, SourceState, StoryRules
+from .rows import _execute_in, _format_time, _select_in
+from .search import AllOf, AnyOf, CarriedBy, Condition, Contains, ItemSearch, like_pattern
+from .sources import SourceTable
 from .stories import StoryIndex, pack_numbers
 
 if TYPE_CHECKING:
     from .postgresql import PostgreSQL
     from .sqlite import SQLite
+
+__all__ = [
+    "BUSY_TIMEOUT",
+    "AllOf",
+    "AnyOf",
+    "CarriedBy",
+    "Condition",
+    "Contains",
+    "SaveResult",
+    "Store",
+    "like_pattern",
+    "redact",
+]
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +80,7 @@ class _Known:
     raw_hash: str | None  # of this carrier's entry as last stored (normalize.Entry)
 
 
-class Store(StoryIndex):
+class Store(SourceTable, StoryIndex, ItemSearch):
     """An open database; use as a context manager or call close().
 
     `path` is an SQLite file (or ":memory:"), or a postgresql:// URL. `stories` says when a new
@@ -154,140 +171,6 @@ class Store(StoryIndex):
                         self.db.execute(statement)
                     version += 1
                     self.engine.set_version(self.db, version)
-
-    # -- sources ------------------------------------------------------------------------------------
-    def sync_sources(self, sources: list[Source] | tuple[Source, ...], *, retire: bool = False) -> None:
-        """Make the sources table know every configured source.
-
-        Titles follow the config. When the config gives a source a new URL, that URL replaces any
-        redirect target and lifts a 410 Gone, and the source is polled at once. With `retire`
-        (the config that the daemon or the workers poll), the sources it no longer names are
-        marked retired: kept with their items, claimed by no worker (store/leases.py). A one-shot
-        command may be given another config, and retires nothing.
-
-        Only what differs is written: workers starting together with a config of hundreds of
-        thousands of sources each sync it, and the write lock is held meanwhile.
-        """
-        configured = {source.id for source in sources}
-        with self._transaction():
-            known = {
-                source_id: (config_url, title, retired)
-                for source_id, config_url, title, retired in self.db.execute(
-                    "SELECT id, config_url, title, retired FROM sources"
-                )
-            }
-            # executemany: one round trip for all on PostgreSQL.
-            self.db.conn.executemany(
-                "INSERT INTO sources (id, url, config_url, title) VALUES (?1, ?2, ?2, ?3) "
-                "ON CONFLICT(id) DO UPDATE SET title = excluded.title, retired = 0",
-                [
-                    (source.id, source.url, source.title)
-                    for source in sources
-                    if known.get(source.id, (None, None, 1))[1:] != (source.title, 0)
-                ],
-            )
-            self.db.conn.executemany(
-                "UPDATE sources SET url = ?1, config_url = ?1, gone = 0, etag = NULL, last_modified = NULL, "
-                "next_check_at = NULL WHERE id = ?2",
-                [
-                    (source.url, source.id)
-                    for source in sources
-                    if source.id in known and known[source.id][0] != source.url
-                ],
-            )
-            if retire:
-                dropped = [
-                    source_id
-                    for source_id, (_, _, retired) in known.items()
-                    if not retired and source_id not in configured
-                ]
-                _execute_in(self.db, "UPDATE sources SET retired = 1 WHERE id IN ({marks})", dropped)
-
-    def due_sources(self, now: datetime, source_ids: list[str], limit: int) -> list[str]:
-        """Ids among `source_ids` whose next check has come, most overdue first (never polled
-        before all); sources that answered 410 Gone are left out."""
-        due = _select_in(
-            self.db,
-            "SELECT coalesce(next_check_at, ''), id FROM sources WHERE id IN ({marks}) AND gone = 0 "
-            "AND (next_check_at IS NULL OR next_check_at <= ?)",
-            source_ids,
-            after=[_format_time(now)],
-        )
-        return [source_id for _, source_id in sorted(due)[:limit]]
-
-    def source_state(self, source_id: str) -> SourceState:
-        return self.source_states([source_id])[0]
-
-    def source_states(self, source_ids: list[str]) -> list[SourceState]:
-        """The stored state of each source, in the order given (a blank state for unknown ids)."""
-        rows: dict[str, dict] = {}
-        for sql, params in _in_chunks("SELECT * FROM sources WHERE id IN ({marks})", source_ids):
-            rows.update((r["id"], r) for r in self.db.query(sql, params))
-        return [_state(rows[sid]) if sid in rows else SourceState(sid) for sid in source_ids]
-
-    def items_seen_since(self, since: datetime) -> dict[str, int]:
-        """source id -> how many items it brought that were first seen since `since`."""
-        rows = self.db.execute(
-            "SELECT source_id, count(*) FROM item_sources WHERE first_seen >= ? GROUP BY source_id",
-            [_format_time(since)],
-        )
-        return dict(rows.fetchall())
-
-    def save_state(self, state: SourceState) -> None:
-        """Save a source's poll state alone (a failed or not-modified poll); items are untouched."""
-        with self._transaction():
-            self._hold_lease(state)
-            self._save_state(state)
-
-    def _save_state(self, state: SourceState) -> None:
-        fields = {
-            "url": state.url,
-            "etag": state.etag,
-            "last_modified": state.last_modified,
-            "last_status": state.last_status,
-            "last_error": state.last_error,
-            "error_streak": state.error_streak,
-            "failing_since": _format_time(state.failing_since),
-            "gone": int(state.gone),
-            "last_checked_at": _format_time(state.last_checked_at),
-            "last_success_at": _format_time(state.last_success_at),
-            "last_full_at": _format_time(state.last_full_at),
-            "ttl": state.ttl,
-            "next_check_at": _format_time(state.next_check_at),
-            "body_hash": state.body_hash,
-        }
-
-        where, params = "id = ?", [state.source_id]
-        if state.url is None:  # a state never loaded from the store keeps the stored URL
-            del fields["url"]
-        else:
-            # A poll of a URL the row no longer names (sync_sources gave the source a new one
-            # from the config, on a reload, while it ran) says nothing of the new URL: dropped.
-            where += " AND url = ?"
-            params.append(state.moved_from or state.url)
-        assignments = ", ".join(f"{name} = ?" for name in fields)
-        self.db.execute(f"UPDATE sources SET {assignments} WHERE {where}", [*fields.values(), *params])
-        if state.lease is not None:  # this save ends the worker's claim (_hold_lease checked it)
-            self.db.execute(
-                "UPDATE sources SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_token = ?",
-                [state.source_id, state.lease],
-            )
-
-    def _hold_lease(self, state: SourceState) -> None:
-        """In a write transaction: raise LeaseLost unless the worker's claim on the source
-        (`state.lease`, store/leases.py) still holds. The row stays locked to the end of the
-        transaction, so no other worker can claim the source before this save has ended it."""
-        if state.lease is None:
-            return
-        row = self.db.execute(
-            "SELECT lease_token, lease_until > clock_timestamp() FROM sources WHERE id = ? FOR UPDATE",
-            [state.source_id],
-        ).fetchone()
-        if row is None or row[0] != state.lease or not row[1]:
-            raise LeaseLost(
-                f"source {state.source_id}: this worker's claim ran out or another worker took the "
-                "source over; this poll's results are dropped"
-            )
 
     # -- items --------------------------------------------------------------------------------------
     def save_poll(
@@ -607,97 +490,6 @@ class Store(StoryIndex):
     def count_stories(self) -> int:
         return self.db.execute("SELECT count(*) FROM stories").fetchone()[0]
 
-    def search(self, query: str, limit: int = 20) -> list[str]:
-        """Item ids whose title or text contains `query`, newest first (through the engine's
-        full-text index for queries of three characters or more)."""
-        sql, params = self.engine.search(query, limit)
-        return [row[0] for row in self.db.execute(sql, params)]
-
-    def candidates(self, condition: Condition) -> Iterator[str]:
-        """Ids of the stories one of whose items meets `condition`, in the order of stories()
-        (newest first), streamed: stop when you have enough.
-
-        A coarse filter for search: callers check each story exactly afterwards. Strings of three
-        characters or more in title and text are looked up in the full-text index; shorter ones,
-        and the other fields, are scanned with LIKE (case-insensitive for ASCII only on SQLite).
-        """
-        where, params = _condition_sql(condition, self.engine)
-        cursor = self.db.execute(
-            "SELECT stories.id FROM stories WHERE stories.id IN "
-            f"(SELECT items.story_id FROM items WHERE {where}) ORDER BY stories.published DESC, stories.id",
-            params,
-        )
-        while rows := cursor.fetchmany(200):
-            yield from (row[0] for row in rows)
-
-
-@dataclass(frozen=True)
-class Contains:
-    """Items with one of `strings` in one of `fields`: title, text, categories, author, link (the
-    item's or a carrier's)."""
-
-    strings: tuple[str, ...]
-    fields: tuple[str, ...] = ("title", "text", "categories")
-
-
-@dataclass(frozen=True)
-class CarriedBy:
-    """Items that one of these sources carried."""
-
-    source_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class AllOf:
-    conditions: tuple[Condition, ...]
-
-
-@dataclass(frozen=True)
-class AnyOf:
-    conditions: tuple[Condition, ...]
-
-
-Condition = Contains | CarriedBy | AllOf | AnyOf
-
-
-def _condition_sql(condition: Condition, engine: SQLite | PostgreSQL) -> tuple[str, list]:
-    """A WHERE clause over `items` (and its parameters) for Store.candidates."""
-    if isinstance(condition, AllOf | AnyOf):
-        parts = [_condition_sql(c, engine) for c in condition.conditions]
-        joiner = " AND " if isinstance(condition, AllOf) else " OR "
-        return joiner.join(f"({sql})" for sql, _ in parts) or "1 = 1", [p for _, ps in parts for p in ps]
-    if isinstance(condition, CarriedBy):
-        marks = ",".join("?" * len(condition.source_ids))
-        sql = f"items.id IN (SELECT item_id FROM item_sources WHERE source_id IN ({marks}))"
-        return sql, list(condition.source_ids)
-    clauses: list[str] = []
-    params: list = []
-    indexed = [f for f in ("title", "text") if f in condition.fields]
-    long = [s for s in condition.strings if len(s) >= 3]
-    if indexed and long:
-        clause, found = engine.contains(indexed, long)
-        clauses.append(clause)
-        params += found
-    like = engine.like
-    for string in condition.strings:
-        pattern = like_pattern(string)
-        for column in condition.fields:
-            if column in indexed and len(string) >= 3:
-                continue
-            clauses.append(f"items.{column} {like} ? ESCAPE '\\'")
-            params.append(pattern)
-            if column == "link":
-                clauses.append(
-                    f"items.id IN (SELECT item_id FROM item_sources WHERE link {like} ? ESCAPE '\\')"
-                )
-                params.append(pattern)
-    return " OR ".join(clauses) or "1 = 0", params
-
-
-def like_pattern(string: str) -> str:
-    """A LIKE pattern (ESCAPE '\\') matching `string` anywhere."""
-    return "%" + string.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
 
 def redact(database: Path | str) -> str:
     """How to name a database in messages: a URL loses its password."""
@@ -720,26 +512,6 @@ def _engine(database: Path | str, busy_timeout: float) -> SQLite | PostgreSQL:
     from .sqlite import SQLite
 
     return SQLite(Path(database), busy_timeout)
-
-
-def _state(data: dict) -> SourceState:
-    return SourceState(
-        source_id=data["id"],
-        url=data["url"],
-        etag=data["etag"],
-        last_modified=data["last_modified"],
-        last_status=data["last_status"],
-        last_error=data["last_error"],
-        error_streak=data["error_streak"] or 0,
-        failing_since=_parse_time(data["failing_since"]),
-        gone=bool(data["gone"]),
-        last_checked_at=_parse_time(data["last_checked_at"]),
-        last_success_at=_parse_time(data["last_success_at"]),
-        last_full_at=_parse_time(data["last_full_at"]),
-        ttl=data["ttl"],
-        next_check_at=_parse_time(data["next_check_at"]),
-        body_hash=data["body_hash"],
-    )
 
 
 def _rank(item: Item) -> tuple:
