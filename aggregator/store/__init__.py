@@ -9,7 +9,7 @@ where their count is kept, explaining errors, and full-text search.
 The interface is small on purpose (load source state, save a poll in one transaction, list
 stories newest first). Store holds the items and the schema; its other parts are mixed into it,
 one module each: sources.py (the sources table), stories.py (story grouping), search.py
-(lookups by string).
+(lookups by string), retention.py (pruning, tombstones).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
@@ -29,7 +29,8 @@ from urllib.parse import urlsplit, urlunsplit
 from ..dedup import Fingerprint, item_id
 from ..errors import StoreError
 from ..models import Item, SourceState, StoryRules
-from .rows import _execute_in, _format_time, _select_in
+from .retention import Retention
+from .rows import _format_time, _select_in
 from .search import AllOf, AnyOf, CarriedBy, Condition, Contains, ItemSearch, like_pattern
 from .sources import SourceTable
 from .stories import StoryIndex, pack_numbers
@@ -80,7 +81,7 @@ class _Known:
     raw_hash: str | None  # of this carrier's entry as last stored (normalize.Entry)
 
 
-class Store(SourceTable, StoryIndex, ItemSearch):
+class Store(SourceTable, StoryIndex, ItemSearch, Retention):
     """An open database; use as a context manager or call close().
 
     `path` is an SQLite file (or ":memory:"), or a postgresql:// URL. `stories` says when a new
@@ -316,79 +317,6 @@ class Store(SourceTable, StoryIndex, ItemSearch):
                 )
         except self.engine.errors as e:
             raise StoreError(f"cannot update {self.path}: {e}") from None
-
-    def _tombstoned(self, source_id: str, items: list[Item], now: datetime) -> set[str]:
-        """Keys of items pruned before (by this source's key, or by URL from any source).
-
-        Marks those tombstones as still carried; at most once a day, so a steady poll writes nothing.
-        """
-        keys = {item.key for item in items}
-        by_url = {item.url_key: item.key for item in items if item.url_key}
-        buried: set[str] = set()
-        hits: list[tuple[str, str]] = []
-        for key in _select_in(
-            self.db,
-            "SELECT key FROM tombstones WHERE source_id = ? AND key IN ({marks})",
-            keys,
-            before=[source_id],
-        ):
-            buried.add(key[0])
-            hits.append((source_id, key[0]))
-        for tomb_source, tomb_key, url_key in _select_in(
-            self.db, "SELECT source_id, key, url_key FROM tombstones WHERE url_key IN ({marks})", by_url
-        ):
-            buried.add(by_url[url_key])
-            hits.append((tomb_source, tomb_key))
-        day_ago = _format_time(now - timedelta(days=1))
-        for tomb_source, tomb_key in hits:
-            self.db.execute(
-                "UPDATE tombstones SET last_seen = ? WHERE source_id = ? AND key = ? AND last_seen < ?",
-                [_format_time(now), tomb_source, tomb_key, day_ago],
-            )
-        return buried
-
-    def prune(self, now: datetime, max_age: float, max_items_per_source: int | None = None) -> int:
-        """Delete items first seen more than `max_age` seconds ago, and each source's items beyond
-        its newest `max_items_per_source`; leave a tombstone for every (source, key) that carried
-        them. Tombstones no source has carried for a long while are dropped. Returns items deleted.
-        """
-        cutoff = _format_time(now - timedelta(seconds=max_age))
-        ids = [row[0] for row in self.db.execute("SELECT id FROM items WHERE first_seen < ?", [cutoff])]
-        if max_items_per_source:
-            ids += [
-                row[0]
-                for row in self.db.execute(
-                    "SELECT id FROM (SELECT id, row_number() OVER "
-                    "(PARTITION BY source_id ORDER BY published DESC, id) AS n FROM items) AS ranked WHERE n > ?",
-                    [max_items_per_source],
-                )
-            ]
-        ids = list(dict.fromkeys(ids))
-        stamp = _format_time(now)
-        forget_before = _format_time(now - timedelta(seconds=max(max_age, 30 * 86400)))
-        try:
-            with self._transaction():
-                stories = self._unindex_stories(ids)  # they lose items: a new representative, or none left
-                _execute_in(
-                    self.db,
-                    "INSERT INTO tombstones (source_id, key, url_key, pruned_at, last_seen) "
-                    "SELECT s.source_id, s.key, i.url_key, ?, ? FROM item_sources s "
-                    "JOIN items i ON i.id = s.item_id WHERE s.item_id IN ({marks}) "
-                    "ON CONFLICT (source_id, key) DO UPDATE SET url_key = excluded.url_key, "
-                    "pruned_at = excluded.pruned_at, last_seen = excluded.last_seen",
-                    ids,
-                    before=[stamp, stamp],
-                )
-                _execute_in(self.db, "DELETE FROM item_sources WHERE item_id IN ({marks})", ids)
-                _execute_in(self.db, "DELETE FROM items WHERE id IN ({marks})", ids)
-                for story_id in stories:
-                    self._refresh_story(story_id)
-                self.db.execute("DELETE FROM tombstones WHERE last_seen < ?", [forget_before])
-        except self.engine.errors as e:
-            raise StoreError(f"cannot prune {self.path}: {e}") from None
-        if ids:
-            log.info("pruned %d items", len(ids), extra={"items_pruned": len(ids)})
-        return len(ids)
 
     def _known_keys(self, source_id: str, keys: list[str]) -> dict[str, _Known]:
         """entry key -> what is stored of it, for the keys this source already carries."""
