@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from .config import Config, OutputConfig
+from .config import Config
 from .publish import PublishSettings
 from .publish.selection import PublishReport, publish
 from .publish.static_site import export_after_publish
@@ -18,14 +18,17 @@ from .webhooks import after_publish as deliver_webhooks
 PING_TIMEOUT = 10.0  # seconds `poll` and `publish` wait for the WebSub hub; the daemon retries later
 
 
-def settings_for(output: OutputConfig) -> PublishSettings:
-    """The publish settings the config's `output` section describes."""
+def settings_for(config: Config) -> PublishSettings:
+    """The publish settings the config describes: its `output` section, and `polling.workers`
+    for the processes a large membership build may use."""
+    output = config.output
     return PublishSettings(
         dir=output.dir,
         base_url=output.base_url,
         max_items=output.max_items,
         title=output.title,
         websub_hub=output.websub_hub,
+        processes=config.polling.workers,
     )
 
 
@@ -38,7 +41,7 @@ def republish(config: Config, store: Store, everything: bool) -> tuple[PublishRe
     the publish report and what to tell the user of the rest, one line each.
     """
     topics = compile_topics(config.topics)
-    settings = settings_for(config.output)
+    settings = settings_for(config)
     seen = store.unpublished()
     changed = None if everything else list(seen)
     report = publish(store, topics, settings, changed)

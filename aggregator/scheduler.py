@@ -159,7 +159,7 @@ class Daemon:
         self.sources = {s.id: s for s in config.sources}
         self.topics = compile_topics(config.topics)
         self.cadence = Cadence(max_backoff=config.polling.max_backoff, dead_after=config.polling.dead_after)
-        self.publish_settings = settings_for(config.output)
+        self.publish_settings = settings_for(config)
         self.courier.configure(config.topics, self.publish_settings)
 
     # -- lifecycle ----------------------------------------------------------------------------------

@@ -283,7 +283,7 @@ def after_publish(
     is pending."""
     hooked = [topic for topic in topics if topic.webhook]
     if chosen is None and hooked:  # nothing changed, so the feeds list what select() gives now
-        chosen = select(store, compile_topics(hooked), settings.max_items)
+        chosen = select(store, compile_topics(hooked), settings.max_items, processes=settings.processes)
     announce(store, topics, settings, datetime.now(UTC), listed(store, topics, chosen or {}))
     if outbox.next_due(store) is None:
         return None

@@ -121,7 +121,7 @@ def _incremental_publish(config: aggregator_config.Config, since: str) -> float:
     The files are already up to date, so this is the cost of choosing and rendering the touched
     topics; writing is the floor's business.
     """
-    settings = settings_for(config.output)
+    settings = settings_for(config)
     with Store(config.database) as store:
         changed = [row[0] for row in store.db.execute("SELECT id FROM items WHERE first_seen >= ?", [since])]
         started = time.perf_counter()

@@ -172,3 +172,13 @@ def test_the_quick_reader_and_the_positional_reader_give_one_config(name):
     positional = checker.config(YAML(typ="rt").load(path.read_text(encoding="utf-8")), path)
     assert not checker.problems
     assert config.load(path) == positional
+
+
+@pytest.mark.parametrize(("setting", "processes"), [("", None), ("  workers: 0\n", 0), ("  workers: 3\n", 3)])
+def test_publish_settings_take_the_worker_processes_from_polling(tmp_path, setting: str, processes) -> None:
+    """polling.workers also bounds the processes a large membership build starts (0: none)."""
+    from aggregator.republish import settings_for
+
+    cfg = config.load(write(tmp_path, VALID.replace("  interval: 15m\n", "  interval: 15m\n" + setting)))
+    assert settings_for(cfg).processes == processes
+    assert settings_for(cfg).max_items == 20

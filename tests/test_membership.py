@@ -281,11 +281,17 @@ def test_pruning_the_representative_hands_the_story_to_the_next_item(store: Stor
     assert chosen_sources(store, hiring, BASE) == []  # a's item represents the story now
 
 
+@pytest.mark.parametrize(("processes", "started_with"), [(None, 2), (1, 1), (0, None)])
 def test_a_large_build_matches_in_worker_processes(
-    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    processes: int | None,
+    started_with: int | None,
 ) -> None:
-    """Over a store of PARALLEL_BUILD stories or more, the build matches in two worker processes,
-    BATCH stories a job; the rows are what matching here gives."""
+    """Over a store of PARALLEL_BUILD stories or more, the build matches in worker processes
+    (one per core, here two, unless polling.workers says otherwise: 0 for none), BATCH stories a
+    job; the rows are what matching here gives."""
     from aggregator import pool
     from aggregator.publish import selection
 
@@ -305,13 +311,13 @@ def test_a_large_build_matches_in_worker_processes(
     started = []
     real = selection._workers_for
 
-    def spy(stories: int):
-        workers = real(stories)
+    def spy(stories: int, processes: int | None):
+        workers = real(stories, processes)
         started.append(workers and workers.processes)
         return workers
 
     monkeypatch.setattr(selection, "_workers_for", spy)
-    chosen = select(store, topics, 50, BASE)
-    assert started == [2]
+    chosen = select(store, topics, 50, BASE, processes=processes)
+    assert started == [started_with]
     assert chosen == scan(store, topics, 50, BASE)
     assert any(chosen[t.topic.id] for t in topics) and not all(chosen[t.topic.id] for t in topics)

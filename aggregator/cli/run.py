@@ -87,7 +87,9 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
     site = StaticSiteConfig(args.format, args.dir, tuple(wanted))
     with Store(config.database) as store:
         store.sync_sources(config.sources)
-        (report,) = export(store, compile_topics(config.topics), (site,), config.output.max_items)
+        (report,) = export(
+            store, compile_topics(config.topics), (site,), config.output.max_items, config.polling.workers
+        )
     print(report.summary())
     return EXIT_OK
 

@@ -50,6 +50,9 @@ class PublishSettings:
     max_items: int = 50
     title: str = "Feed aggregator"  # site title, for index.html and topics.opml
     websub_hub: str | None = None  # the WebSub hub each topic feed advertises (output.websub_hub)
+    # Processes that may match stories in a large membership build (publish/selection.py), as
+    # polling.workers says: None for one per core, 0 for none.
+    processes: int | None = None
 
     def __post_init__(self) -> None:
         # Self links are base_url + file name: without the slash "http://host/feeds" + "ai.xml"

@@ -74,18 +74,23 @@ class PublishReport:
 
 
 def select(
-    store: Store, topics: list[CompiledTopic], max_items: int, now: datetime | None = None
+    store: Store,
+    topics: list[CompiledTopic],
+    max_items: int,
+    now: datetime | None = None,
+    processes: int | None = None,
 ) -> dict[str, list[Story]]:
     """topic id -> its newest matching stories, newest first.
 
     A topic holds at most its own `max_items` (never more than `max_items`, the feeds' cap) and,
     when it sets `max_age`, no story published before `now` minus that age. The answer is the
-    same as scan()'s; it is read from the kept membership (module docstring).
+    same as scan()'s; it is read from the kept membership (module docstring). A large build
+    uses at most `processes` worker processes (PublishSettings.processes).
     """
     now = now or datetime.now(UTC)
     membership = Membership(store)
     for _ in range(ATTEMPTS):
-        _keep_up(store, membership, topics)
+        _keep_up(store, membership, topics, processes)
         chosen = _read(store, membership, topics, max_items, now)
         if chosen is not None:
             return chosen
@@ -130,7 +135,9 @@ def _limit(compiled: CompiledTopic, max_items: int) -> int:
     return min(compiled.topic.max_items or max_items, max_items)
 
 
-def _keep_up(store: Store, membership: Membership, topics: list[CompiledTopic]) -> None:
+def _keep_up(
+    store: Store, membership: Membership, topics: list[CompiledTopic], processes: int | None = None
+) -> None:
     """Steps 1 and 2 of the module docstring."""
     while True:
         with membership.transaction():
@@ -144,10 +151,12 @@ def _keep_up(store: Store, membership: Membership, topics: list[CompiledTopic]) 
             if rules is None or not rules.built:
                 building[membership.keep(compiled.digest, compiled.rules)] = compiled
     if building:
-        _build(store, membership, building)
+        _build(store, membership, building, processes)
 
 
-def _build(store: Store, membership: Membership, building: dict[int, CompiledTopic]) -> None:
+def _build(
+    store: Store, membership: Membership, building: dict[int, CompiledTopic], processes: int | None = None
+) -> None:
     """Evaluate every stored story against these new rules sets (id -> rules), newest first.
 
     Matching is most of the cost (about half a millisecond a story for 50 topics): over a large
@@ -156,7 +165,7 @@ def _build(store: Store, membership: Membership, building: dict[int, CompiledTop
     """
     started, evaluated = time.monotonic(), 0
     log.info("building the membership of %d topic rules over every stored story", len(building))
-    workers = _workers_for(store.count_stories())
+    workers = _workers_for(store.count_stories(), processes)
     page = BATCH * (workers.processes if workers else 1)
     stories = store.stories(batch=page)  # each page is read inside the transaction that uses it
     try:
@@ -262,12 +271,14 @@ def _reevaluate(store: Store, membership: Membership, kept: dict[int, CompiledTo
     return len(queued)
 
 
-def _workers_for(stories: int) -> Workers | None:
-    """Worker processes to build membership over `stories` stories with, started: none below
-    PARALLEL_BUILD (starting them costs about a second of CPU) or on a single core."""
+def _workers_for(stories: int, processes: int | None) -> Workers | None:
+    """Worker processes to build membership over `stories` stories with, started: `processes`
+    (None: one per core) up to BUILD_PROCESSES, and none below PARALLEL_BUILD (starting them
+    costs about a second of CPU) or on a single core."""
     from ..pool import WorkerDied, Workers, default_workers  # loads multiprocessing: only for a large build
 
-    processes = min(default_workers(), BUILD_PROCESSES) if stories >= PARALLEL_BUILD else 0
+    allowed = default_workers() if processes is None else processes
+    processes = min(allowed, BUILD_PROCESSES) if stories >= PARALLEL_BUILD else 0
     if not processes:
         return None
     workers = Workers(processes, inline=0)
@@ -335,7 +346,7 @@ def publish(
     if changed is not None and not list(changed) and _all_published(settings, topics):
         return report  # nothing changed and nothing is missing: every file stands
     forget_unused_rules(store, topics, datetime.now(UTC))
-    chosen = report.chosen = select(store, topics, settings.max_items)
+    chosen = report.chosen = select(store, topics, settings.max_items, processes=settings.processes)
     built: dict[str, PublishedEntry] = {}  # shared by the topics that list the same story
     feeds = [build(t.topic, chosen[t.topic.id], settings, built) for t in topics]
     published = PublishedFeeds(store)

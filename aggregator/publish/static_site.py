@@ -98,14 +98,18 @@ class _Post:
 
 
 def export(
-    store: Store, topics: list[CompiledTopic], sites: tuple[StaticSiteConfig, ...], max_items: int
+    store: Store,
+    topics: list[CompiledTopic],
+    sites: tuple[StaticSiteConfig, ...],
+    max_items: int,
+    processes: int | None = None,
 ) -> list[ExportReport]:
     """Bring each site's folder in line with what the topic feeds show now.
 
     `max_items` is output.max_items, the cap of every feed; a site with `topics` takes only
-    those topics' stories. One selection serves every site.
+    those topics' stories. One selection serves every site (select(): `processes` for a build).
     """
-    chosen = select(store, topics, max_items)
+    chosen = select(store, topics, max_items, processes=processes)
     reports = []
     for site in sites:
         picked = [t.topic for t in topics if not site.topics or t.topic.id in site.topics]
