@@ -45,7 +45,10 @@ def republish(config: Config, store: Store, everything: bool) -> tuple[PublishRe
     seen = store.unpublished()
     changed = None if everything else list(seen)
     report = publish(store, topics, settings, changed)
-    lines = [export.summary() for export in export_after_publish(store, topics, config.output, changed)]
+    lines = [
+        export.summary()
+        for export in export_after_publish(store, topics, config.output, changed, settings.processes)
+    ]
     store.mark_published(seen)
     lines += _ping_hub(config, store)
     delivered = deliver_webhooks(store, config.topics, settings, report.chosen, config.polling.user_agent)

@@ -481,7 +481,9 @@ class Daemon:
         started = time.monotonic()
         try:
             report = publish(self.store, self.topics, self.publish_settings, changed)
-            export_after_publish(self.store, self.topics, self.config.output, changed)
+            export_after_publish(
+                self.store, self.topics, self.config.output, changed, self.publish_settings.processes
+            )
         except AggregatorError as e:  # a full disk or read-only folder: keep the changes for next time
             # The old files stay in place (publish.write_atomic); a failed full publish (at start,
             # after a reload) is owed whole, or topics whose files were never written stay missing.

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -21,8 +22,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 from pg import Cluster
 
+from aggregator.config.static_site import StaticSiteConfig
 from aggregator.models import Item, Source, Topic
 from aggregator.publish.selection import RULES_KEPT_FOR, forget_unused_rules, scan, select
+from aggregator.publish.static_site import export_after_publish
 from aggregator.store import Store
 from aggregator.topics import compile_topics
 
@@ -281,17 +284,20 @@ def test_pruning_the_representative_hands_the_story_to_the_next_item(store: Stor
     assert chosen_sources(store, hiring, BASE) == []  # a's item represents the story now
 
 
+@pytest.mark.parametrize("via", ["publish", "static site export"])
 @pytest.mark.parametrize(("processes", "started_with"), [(None, 2), (1, 1), (0, None)])
 def test_a_large_build_matches_in_worker_processes(
     store: Store,
     monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
     processes: int | None,
     started_with: int | None,
+    via: str,
 ) -> None:
     """Over a store of PARALLEL_BUILD stories or more, the build matches in worker processes
     (one per core, here two, unless polling.workers says otherwise: 0 for none), BATCH stories a
-    job; the rows are what matching here gives."""
+    job; the rows are what matching here gives. A static site's export after a publish that had
+    nothing to do may be the one to build, so it takes the same bound."""
     from aggregator import pool
     from aggregator.publish import selection
 
@@ -317,7 +323,13 @@ def test_a_large_build_matches_in_worker_processes(
         return workers
 
     monkeypatch.setattr(selection, "_workers_for", spy)
-    chosen = select(store, topics, 50, BASE, processes=processes)
+    if via == "publish":
+        chosen = select(store, topics, 50, BASE, processes=processes)
+    else:
+        site = StaticSiteConfig("hugo", tmp_path / "site")
+        output = SimpleNamespace(static_site=(site,), max_items=50)
+        assert export_after_publish(store, topics, output, [], processes)[0].written  # a new site
+        chosen = select(store, topics, 50, BASE)  # built: no processes started again
     assert started == [started_with]
     assert chosen == scan(store, topics, 50, BASE)
     assert any(chosen[t.topic.id] for t in topics) and not all(chosen[t.topic.id] for t in topics)

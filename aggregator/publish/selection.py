@@ -273,15 +273,15 @@ def _reevaluate(store: Store, membership: Membership, kept: dict[int, CompiledTo
 
 def _workers_for(stories: int, processes: int | None) -> Workers | None:
     """Worker processes to build membership over `stories` stories with, started: `processes`
-    (None: one per core) up to BUILD_PROCESSES, and none below PARALLEL_BUILD (starting them
-    costs about a second of CPU) or on a single core."""
+    (None: one per core, none on a single core) up to BUILD_PROCESSES, and none below
+    PARALLEL_BUILD (starting them costs about a second of CPU)."""
     from ..pool import WorkerDied, Workers, default_workers  # loads multiprocessing: only for a large build
 
     allowed = default_workers() if processes is None else processes
-    processes = min(allowed, BUILD_PROCESSES) if stories >= PARALLEL_BUILD else 0
-    if not processes:
+    count = min(allowed, BUILD_PROCESSES) if stories >= PARALLEL_BUILD else 0
+    if not count:
         return None
-    workers = Workers(processes, inline=0)
+    workers = Workers(count, inline=0)
     try:
         workers.start()  # before the first transaction: starting them takes a second or so
     except WorkerDied as error:

@@ -128,20 +128,26 @@ def export(
 
 
 def export_after_publish(
-    store: Store, topics: list[CompiledTopic], output: OutputConfig, changed: Collection[str] | None
+    store: Store,
+    topics: list[CompiledTopic],
+    output: OutputConfig,
+    changed: Collection[str] | None,
+    processes: int | None = None,
 ) -> list[ExportReport]:
     """The publish hook of `output.static_site`: export again after a publish that may have changed
     something. `changed` is what the publish was given: None (everything), or the changed story
     ids; with none, only a site folder that has no manifest yet (a new site) needs an export.
 
     Call it before the changed ids are marked published, so that a failed export is tried again.
+    `processes` is PublishSettings.processes: a publish that found nothing to do selected nothing,
+    so the selection here may be the one that builds a topic's membership.
     """
     sites = output.static_site
     if not sites:
         return []
     if changed is not None and not changed and all((Path(s.dir) / MANIFEST).exists() for s in sites):
         return []
-    return export(store, topics, sites, output.max_items)
+    return export(store, topics, sites, output.max_items, processes)
 
 
 def build_posts(

@@ -13,9 +13,10 @@ if TYPE_CHECKING:
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
-# At most this many values go into one `IN (...)` list. SQLite refuses a statement with more bound
-# parameters than SQLITE_MAX_VARIABLE_NUMBER, 999 before version 3.32.0 and 32766 since
-# (https://sqlite.org/limits.html#max_variable_number); PostgreSQL's protocol takes 65535.
+# At most this many values go into one `IN (...)` list, so that a statement binds a thousand or so
+# parameters (one naming its list twice, 1,002): SQLite refuses more than
+# SQLITE_MAX_VARIABLE_NUMBER, 32766 since version 3.32.0 (https://sqlite.org/limits.html; the
+# trigram search index needs 3.34 anyway); PostgreSQL's protocol takes 65535.
 CHUNK = 500
 
 

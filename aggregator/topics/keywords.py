@@ -77,7 +77,11 @@ class Regex:
         self.needles = literals.needles(pattern)
 
     def field_found(self, text: FoldedStory) -> int | None:
-        if self.needles and not any(needle in text.joined for needle in self.needles) and text.needles_hold:
+        if (
+            self.needles
+            and not any(needle in text.joined for needle in self.needles)
+            and text.needle_test_valid
+        ):
             return None
         for index, field in enumerate(text.fields):
             if self.pattern.search(field):

@@ -10,9 +10,10 @@ Soundness rests on what the regex searches: folded text (NFKC, then casefold: fo
 which every cased character is already lowercase. Under IGNORECASE a pattern character matches
 text characters that are not itself; the needles keep only pattern characters whose partners
 cannot appear in folded text, so that "the regex matched here" implies "the needle is here":
-- ASCII characters, lowercased: their partners are the uppercase letter, K (KELVIN SIGN) and ſ
-  (LONG S), all of which folding turns into the lowercase letter; except ı (DOTLESS I), which
-  folding keeps and which matches "i". A text holding ı is searched without the quick test.
+- ASCII characters, lowercased: their partners are the uppercase letter, K (KELVIN SIGN), ſ
+  (LONG S) and İ (I WITH DOT ABOVE), which folding turns into the lowercase letter (İ into "i"
+  and a combining dot); except ı (DOTLESS I), which folding keeps and which matches "i". A text
+  holding ı is searched without the quick test.
 - characters without case (CJK, digits, punctuation), which only match themselves.
 Any other character (é, Σ ...) ends a needle there.
 """

@@ -38,7 +38,7 @@ class FoldedStory:
         "_category_keys",
         "_fields",
         "_links",
-        "_needles_hold",
+        "_needle_test_valid",
         "_starts",
         "_words",
         "chinese",
@@ -56,7 +56,7 @@ class FoldedStory:
         self._author: str | None = None
         self._links: list[str] | None = None
         self._words: dict[str, int] | None = None
-        self._needles_hold: bool | None = None
+        self._needle_test_valid: bool | None = None
 
     def _fold(self, text: str) -> str:
         folded = fold(text)
@@ -80,11 +80,13 @@ class FoldedStory:
         return self._words
 
     @property
-    def needles_hold(self) -> bool:
-        """Whether a regex keyword's needles (literals.py) tell when it cannot match this text."""
-        if self._needles_hold is None:
-            self._needles_hold = literals.UNSAFE not in self.joined
-        return self._needles_hold
+    def needle_test_valid(self) -> bool:
+        """Whether a regex keyword's needles (literals.py) tell when it cannot match this text:
+        not when it holds a dotless i, the one character folding keeps that an ASCII letter
+        ("i") matches under IGNORECASE."""
+        if self._needle_test_valid is None:
+            self._needle_test_valid = literals.UNSAFE not in self.joined
+        return self._needle_test_valid
 
     @property
     def title(self) -> str:
