@@ -160,7 +160,9 @@ def test_processes_with_other_topics_do_not_rebuild_each_others_membership(
     builds: list[int] = []
     build = selection._build
     monkeypatch.setattr(
-        selection, "_build", lambda s, m, building: builds.append(len(building)) or build(s, m, building)
+        selection,
+        "_build",
+        lambda s, m, building, processes: builds.append(len(building)) or build(s, m, building, processes),
     )
     for _ in range(2):
         selection.publish(store, TOPICS, settings)
