@@ -279,3 +279,34 @@ def test_the_rules_come_from_the_config_and_are_checked(tmp_path):
     assert f"{path}:2: stories.window: 'soon' is not a duration" in message
     assert f"{path}:3: stories.threshold: expected a similarity between 0 and 1" in message
     assert f"{path}:4: stories.treshold: unknown key (did you mean 'threshold'?)" in message
+
+
+def test_stories_page_by_page_are_one_walk_and_each_page_seeks(store, monkeypatch):
+    """Read newest first in pages (keyset on published, then id), the stories come once each and
+    in order, ties on the date included; on SQLite each page's statement seeks in the index on
+    published instead of scanning from the newest story (reading a million stories page by page
+    was quadratic)."""
+    items = [
+        make_item(
+            "oschina",
+            f"k{n}",
+            title=f"Story {n}",  # another number each: never one story
+            text=" ".join(f"w{n}t{k}" for k in range(40)),
+            published=PUBLISHED - timedelta(days=n // 3),  # three stories a day: ties
+        )
+        for n in range(12)
+    ]
+    save(store, "oschina", *items)
+    whole = [s.id for s in store.stories(batch=1000)]
+    assert len(whole) == 12
+    pages: list[tuple[str, list]] = []
+    query = store.db.query
+    monkeypatch.setattr(
+        store.db, "query", lambda sql, params: pages.append((sql, params)) or query(sql, params)
+    )
+    assert [s.id for s in store.stories(batch=2)] == whole  # pages end inside and between ties
+    assert len(pages) == 7  # six full pages and the empty one
+    if not isinstance(store.engine, PostgreSQL):
+        for sql, params in pages[1:]:  # as the engine plans them: with parameters, not values
+            plan = " ".join(row[3] for row in store.db.execute("EXPLAIN QUERY PLAN " + sql, params))
+            assert "USING INDEX stories_published (published<?)" in plan, plan
