@@ -32,6 +32,19 @@ def settings_for(config: Config) -> PublishSettings:
     )
 
 
+# Changes one publish lists (Store.unpublished). A longer backlog, left by storing without
+# publishing (an import, days of failing publishes), is published whole and forgotten this many
+# at a time: listing a million changes at once cost 180 MB.
+LISTED = 20_000
+
+
+def listed_changes(store: Store, everything: bool) -> tuple[dict[str, int], list[str] | None]:
+    """(the changes a publish now covers, for Store.mark_published afterwards; the ids to publish
+    incrementally, or None for a publish of everything)."""
+    seen = store.unpublished(LISTED)
+    return seen, None if everything or len(seen) >= LISTED else list(seen)
+
+
 def republish(config: Config, store: Store, everything: bool) -> tuple[PublishReport, list[str]]:
     """Publish the topics the items listed unpublished touch (all topics when `everything`),
     then bring the static sites, the WebSub hub and the webhook receivers up to date.
@@ -42,8 +55,7 @@ def republish(config: Config, store: Store, everything: bool) -> tuple[PublishRe
     """
     topics = compile_topics(config.topics)
     settings = settings_for(config)
-    seen = store.unpublished()
-    changed = None if everything else list(seen)
+    seen, changed = listed_changes(store, everything)
     report = publish(store, topics, settings, changed)
     lines = [
         export.summary()

@@ -40,7 +40,7 @@ from .models import Source
 from .publish.selection import publish
 from .publish.static_site import export_after_publish
 from .refresh import FAILED, NOT_MODIFIED, OK, PollOutcome, fetcher_for, record_crash, refresh, workers_for
-from .republish import settings_for
+from .republish import listed_changes, settings_for
 from .serve import Health, make_app, start
 from .store import Store
 from .store.leases import PING_LOCK, PRUNE_LOCK, PUBLISH_LOCK
@@ -360,9 +360,9 @@ class Daemon:
         """Publish what the store lists unpublished (every topic when a full publish is due):
         this process's changes, and any a one-shot command or an earlier run left."""
         everything, self.publish_everything = self.publish_everything, False
-        seen = self.store.unpublished()
+        seen, changed = listed_changes(self.store, everything)
         if everything or seen:
-            self._publish(None if everything else set(seen), seen)
+            self._publish(None if changed is None else set(changed), seen)
 
     def prune(self, now: datetime) -> None:
         with self.alone(PRUNE_LOCK) as mine:

@@ -327,3 +327,40 @@ def test_bad_config_exits_2_with_location(tmp_path, capsys, command):
     config.write_text("sources:\n  - id: x\n", encoding="utf-8")
     assert main(["-c", str(config), *command]) == 2
     assert f"{config}:2: sources[0]: missing required key 'url'" in capsys.readouterr().err
+
+
+def test_a_long_backlog_is_published_whole_and_forgotten_a_list_at_a_time(tmp_path, feed_server, monkeypatch):
+    """Storing without publishing (an import, days of failing publishes) leaves a long list of
+    unpublished changes. A publish lists at most republish.LISTED of them (listing a million at
+    once cost 180 MB), publishes every topic since it cannot tell which the others touch, and
+    forgets only what it listed; the next publishes take the rest."""
+    from aggregator import republish
+    from aggregator.store import Store
+
+    oschina = feed_server.serve("/rss", rss(SEED_ITEM, RUST_ITEM), ETag='"v1"')
+    news = feed_server.serve("/atom", ATOM, "application/atom+xml")
+    config = write_config(tmp_path, [("oschina", oschina), ("news", news)])
+    assert poll(config) == 0
+    database = tmp_path / "data" / "test.db"
+    with Store(database) as store:
+        store.db.execute("INSERT INTO unpublished (item_id, changes) SELECT id, 1 FROM items")
+        assert len(store.unpublished()) == 3
+    monkeypatch.setattr(republish, "LISTED", 2)
+    published = []
+    real = republish.publish
+    monkeypatch.setattr(
+        republish,
+        "publish",
+        lambda store, topics, settings, changed: (
+            published.append(changed) or real(store, topics, settings, changed)
+        ),
+    )
+    left = []
+    for _ in range(3):
+        assert poll(config) == 0  # nothing new: each poll publishes what is listed unpublished
+        with Store(database) as store:
+            left.append(len(store.unpublished()))
+    assert left == [1, 0, 0]
+    assert published[0] is None  # two of three listed: every topic
+    assert len(published[1]) == 1  # the last one, incrementally
+    assert published[2] == []

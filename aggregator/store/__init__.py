@@ -298,11 +298,14 @@ class Store(SourceTable, StoryIndex, ItemSearch, Retention):
                 same.add(key)
         return same
 
-    def unpublished(self) -> dict[str, int]:
-        """The items stored or changed since their topics were last published: item id -> how
-        many saves changed it since (what mark_published takes back)."""
+    def unpublished(self, limit: int | None = None) -> dict[str, int]:
+        """The items stored or changed since their topics were last published (at most `limit`
+        of them): item id -> how many saves changed it since (what mark_published takes back)."""
+        sql, params = "SELECT item_id, changes FROM unpublished", []
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", [limit]
         try:
-            return dict(self.db.execute("SELECT item_id, changes FROM unpublished").fetchall())
+            return dict(self.db.execute(sql, params).fetchall())
         except self.engine.errors as e:
             raise StoreError(f"cannot read {self.path}: {e}") from None
 
