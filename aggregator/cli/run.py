@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..config import Config
 from ..config.static_site import StaticSiteConfig
 from ..publish.static_site import export
-from ..republish import republish
+from ..republish import republish, settings_for
 from ..store import Store, redact
 from ..topics import compile_topics
 from .exits import EXIT_BAD_CONFIG, EXIT_OK
@@ -88,7 +88,11 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
     with Store(config.database) as store:
         store.sync_sources(config.sources)
         (report,) = export(
-            store, compile_topics(config.topics), (site,), config.output.max_items, config.polling.workers
+            store,
+            compile_topics(config.topics),
+            (site,),
+            config.output.max_items,
+            settings_for(config).processes,
         )
     print(report.summary())
     return EXIT_OK
